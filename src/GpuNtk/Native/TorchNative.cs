@@ -18,7 +18,9 @@ public static class TorchNative
     private static bool s_loaded;
 
     /// <summary>Runs when the GpuNtk assembly is first used: prepares the shim before TorchSharp looks for it.</summary>
+#pragma warning disable CA2255 // Deliberate: the shim must be fixed before TorchSharp's first P/Invoke, whoever makes it.
     [ModuleInitializer]
+#pragma warning restore CA2255
     internal static void PrepareOnLoad()
     {
         try { PrepareShim(AppContext.BaseDirectory); }
