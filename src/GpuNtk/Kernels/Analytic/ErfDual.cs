@@ -13,7 +13,7 @@ public sealed class ErfDual : IDualActivation
     public (Tensor T, Tensor? TDot) Apply(Tensor k12, Tensor k11, Tensor k22, bool derivative)
     {
         using var scope = NewDisposeScope();
-        var prod = (2 * k11 + 1).mul_(2 * k22 + 1);
+        var prod = (2 * k11 + 1) * (2 * k22 + 1);
         var t = (2 * k12).div_(prod.sqrt()).clamp_(-1, 1).asin_().mul_(2 / Math.PI);
         Tensor? tDot = derivative ? prod.sub_(k12.square().mul_(4)).rsqrt_().mul_(4 / Math.PI) : null;
         t.MoveToOuterDisposeScope();

@@ -42,7 +42,7 @@ public sealed class GeluDual : IDualActivation
         Tensor? tDot = null;
         if (derivative)
         {
-            var inv = p1.reciprocal().add_(p2.reciprocal());
+            var inv = p1.reciprocal() + p2.reciprocal();
             tDot = k12.div(sqrtD.mul(2 * Math.PI)).mul_(inv)
                 .add_(k12.div(d.pow(1.5).mul_(2 * Math.PI)))
                 .add_(quarterPlusAsin);

@@ -145,6 +145,24 @@ public sealed class DualActivationTests
     }
 
     [Test]
+    public void BroadcastsRowAndColumnVariances()
+    {
+        // The grid pass calls the duals with k11 [B1, 1] and k22 [1, B2] against k12 [B1, B2].
+        using var scope = NewDisposeScope();
+        var v1 = tensor(new[] { 0.5, 1.0, 2.0 }, ScalarType.Float64);
+        var v2 = tensor(new[] { 0.3, 1.5 }, ScalarType.Float64);
+        var k12 = (v1.unsqueeze(1) * v2.unsqueeze(0)).sqrt() * tensor(new[] { 0.3, -0.6 }, ScalarType.Float64);
+        foreach (var dual in new IDualActivation[] { new ReluDual(), new AbReluDual(0.1, 1), new ErfDual(), new GeluDual(), new IdentityDual(), QuadratureDual.Tanh(16) })
+        {
+            var (t, tDot) = dual.Apply(k12, v1.unsqueeze(1), v2.unsqueeze(0), true);
+            var (tFlat, tDotFlat) = dual.Apply(k12.reshape(-1), v1.repeat_interleave(2), v2.repeat(3), true);
+            Assert.That(t.shape, Is.EqualTo(new long[] { 3, 2 }), dual.Name);
+            AssertClose(t.reshape(-1), tFlat, 1e-14, $"{dual.Name} T");
+            AssertClose(tDot!.reshape(-1), tDotFlat!, 1e-14, $"{dual.Name} Ṫ");
+        }
+    }
+
+    [Test]
     public void WorksInFloat32()
     {
         using var scope = NewDisposeScope();
