@@ -12,13 +12,18 @@ public sealed class ReluDual : IDualActivation
 
     public (Tensor T, Tensor? TDot) Apply(Tensor k12, Tensor k11, Tensor k22, bool derivative)
     {
+        // Written for few passes over the (large) k12-shaped tensors, the variances being small broadcast vectors in
+        // the grid pass: with ĉ = −c, π − θ = arccos ĉ, sin θ = √(1 − ĉ²), T = √k11·√k22·(√(1 − ĉ²) − (π − θ)·ĉ)/(2π).
         using var scope = NewDisposeScope();
-        // Zero-variance inputs (x = 0, no bias) have T = 0; the floor keeps c finite there.
-        var norm = (k11 * k22).sqrt_();
-        var c = k12.div(norm.clamp_min(TinyFor(k12.dtype))).clamp_(-1, 1);
-        var piMinusTheta = c.acos().neg_().add_(Math.PI);
-        // sin θ = √(1 − c²), more accurate than sin(acos c) near c = ±1.
-        var t = c.square().neg_().add_(1).clamp_min_(0).sqrt_().addcmul_(piMinusTheta, c, 1).mul_(norm).div_(2 * Math.PI);
+        double tiny = TinyFor(k12.dtype);
+        // Zero-variance inputs (x = 0, no bias) have k12 = 0: the floor keeps ĉ = 0 there instead of 0/0.
+        var minusInvSqrt1 = k11.clamp_min(tiny).rsqrt_().neg_();
+        var invSqrt2 = k22.clamp_min(tiny).rsqrt_();
+        var cHat = k12.mul(minusInvSqrt1).mul_(invSqrt2).clamp_(-1, 1);
+        var piMinusTheta = cHat.acos();
+        using var one = ones(1, k12.dtype, k12.device);
+        var t = addcmul(one, cHat, cHat, -1).sqrt_().addcmul_(piMinusTheta, cHat, -1)
+            .mul_(k11.sqrt().div_(2 * Math.PI)).mul_(k22.sqrt());
         Tensor? tDot = derivative ? piMinusTheta.div_(2 * Math.PI) : null;
         t.MoveToOuterDisposeScope();
         tDot?.MoveToOuterDisposeScope();
