@@ -108,8 +108,14 @@ public sealed class AnalyticKernel
         using var vars1 = new SelfVariances();
         using var vars2Owned = symmetric ? null : new SelfVariances();
         var vars2 = vars2Owned ?? vars1;
-        PairPass(x1, vars1, trackNtk: false, options, collect: null);
+        // For X2 = X1 the pair pass also gives the exact diagonal (an input with itself has correlation exactly 1
+        // there, while the grid pass's Gram entries differ from it by rounding, which the ReLU dual amplifies to √ε).
+        var diagonal = symmetric ? new List<(Tensor Nngp, Tensor? Ntk)>() : null;
+        PairPass(x1, vars1, trackNtk: symmetric && trackNtk, options, collect: diagonal);
         if (!symmetric) PairPass(x2, vars2, trackNtk: false, options, collect: null);
+        using var diagonalNngp = diagonal is null ? null : cat(diagonal.Select(d => d.Nngp).ToList(), 0);
+        using var diagonalNtk = diagonal is null || !trackNtk ? null : cat(diagonal.Select(d => d.Ntk!).ToList(), 0);
+        if (diagonal is not null) foreach (var (a, b) in diagonal) { a.Dispose(); b?.Dispose(); }
 
         var nngp = wantNngp ? empty(n1, n2, x1.dtype, x1.device) : null;
         var ntk = trackNtk ? empty(n1, n2, x1.dtype, x1.device) : null;
@@ -128,8 +134,8 @@ public sealed class AnalyticKernel
                     var state = Input.Grid(x1.narrow(0, i0, ni), x2.narrow(0, j0, nj));
                     var context = KernelContext.ForGrid(trackNtk, vars1, i0, ni, vars2, j0, nj);
                     state = Finish(KernelLayers.ApplyAll(Layers, state, context), trackNtk);
-                    if (nngp is not null) Store(nngp, state.Nngp, i0, j0, mirror: symmetric && j0 != i0);
-                    if (ntk is not null) Store(ntk, state.Ntk!, i0, j0, mirror: symmetric && j0 != i0);
+                    if (nngp is not null) Store(nngp, state.Nngp, i0, j0, symmetric, diagonalNngp);
+                    if (ntk is not null) Store(ntk, state.Ntk!, i0, j0, symmetric, diagonalNtk);
                     options.Progress?.Report(++done / (double)total);
                 }
             }
@@ -199,14 +205,28 @@ public sealed class AnalyticKernel
         return trackNtk && state.Ntk is null ? state with { Ntk = zeros_like(state.Nngp) } : state;
     }
 
-    private static void Store(Tensor target, Tensor block, long i0, long j0, bool mirror)
+    /// <summary>
+    /// Writes a block; for X2 = X1 also its mirror image, and on the diagonal blocks makes the result exactly
+    /// symmetric with the pair pass's diagonal.
+    /// </summary>
+    private static void Store(Tensor target, Tensor block, long i0, long j0, bool symmetric, Tensor? diagonal)
     {
         long ni = block.shape[0], nj = block.shape[1];
-        using (var dst = target.narrow(0, i0, ni).narrow(1, j0, nj)) dst.copy_(block);
-        if (!mirror) return;
+        using var dst = target.narrow(0, i0, ni).narrow(1, j0, nj);
+        if (symmetric && i0 == j0)
+        {
+            using var blockT = block.t();
+            dst.copy_(block).add_(blockT).mul_(0.5);
+            using var dstDiagonal = dst.diagonal();
+            using var exact = diagonal!.narrow(0, i0, ni);
+            dstDiagonal.copy_(exact);
+            return;
+        }
+        dst.copy_(block);
+        if (!symmetric) return;
         using var dstT = target.narrow(0, j0, nj).narrow(1, i0, ni);
-        using var blockT = block.t();
-        dstT.copy_(blockT);
+        using var transposed = block.t();
+        dstT.copy_(transposed);
     }
 
     private void ValidateInputs(Tensor x1, Tensor? x2)
