@@ -294,7 +294,7 @@ internal sealed class RestrictedUnpickler
     private static object Long(ReadOnlySpan<byte> bytes)
     {
         var value = new BigInteger(bytes, isUnsigned: false, isBigEndian: false);
-        return value >= long.MinValue && value <= long.MaxValue ? (long)value : value;
+        return value >= long.MinValue && value <= long.MaxValue ? (object)(long)value : value;
     }
 
     private static string Describe(byte op) =>
