@@ -1,12 +1,9 @@
-using GpuNtk.Native;
-using GpuNtk.Networks;
-TorchNative.EnsureLoaded();
-foreach (var s in new[] { "fcn", "cnn:size=8,channels=8", "wrn:size=8" })
-{
-    var n = NetworkFactory.Create(s, 1, TorchSharp.torch.ScalarType.Float64);
-    var spec = (dynamic)n.Spec;
-    var x = TorchSharp.torch.randn(4, n.Spec.InputSize, dtype: TorchSharp.torch.ScalarType.Float64);
-    var y = n.forward(x);
-    Console.WriteLine($"{n.Spec} params={n.ParameterCount} formula={spec.ParameterCount} out={string.Join("x", y.shape)} std={y.std().item<double>()}");
-    foreach (var (name, p) in n.named_parameters().Take(3)) Console.WriteLine($"  {name} {string.Join("x", p.shape)}");
-}
+using System.CommandLine;
+using GpuNtk.Cli;
+using GpuNtk.Cli.Commands;
+
+// gpuntk: one subcommand per file under Commands/; this file only registers them.
+var root = new RootCommand("gpuntk — train neural networks while measuring their neural tangent kernel (TorchSharp/libtorch).");
+root.Subcommands.Add(InfoCommand.Create());
+root.Subcommands.Add(NtkCommand.Create());
+return await CliRunner.InvokeAsync(root, args);

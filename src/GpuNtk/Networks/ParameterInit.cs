@@ -18,7 +18,7 @@ internal static class ParameterInit
 
     private static Tensor UniformSymmetric(long[] shape, double bound, Generator generator)
     {
-        using var u = rand(shape, ScalarType.Float64, CPU, generator: generator);
+        var u = rand(shape, ScalarType.Float64, CPU, generator: generator);
         return u.mul_(2 * bound).sub_(bound);
     }
 }

@@ -1,0 +1,25 @@
+using System.CommandLine;
+using GpuNtk.Networks;
+
+namespace GpuNtk.Cli.Commands;
+
+/// <summary><c>gpuntk info</c>: the canonical spec, layers and parameter count of an architecture.</summary>
+internal static class InfoCommand
+{
+    public static Command Create()
+    {
+        var arch = CommonOptions.Arch();
+        var command = new Command("info", "Build a network from its spec and print its canonical spec, layers and parameter shapes.");
+        command.Options.Add(arch);
+        command.SetAction(parse => CliRunner.Run(() =>
+        {
+            using var net = NetworkFactory.Create(parse.GetValue(arch)!, seed: 0);
+            Console.WriteLine($"spec       {net.Spec}");
+            Console.WriteLine($"parameters {net.ParameterCount:N0}");
+            foreach (var (name, p) in net.named_parameters())
+                Console.WriteLine($"  {name,-28} {string.Join("×", p.shape)}");
+            return 0;
+        }));
+        return command;
+    }
+}

@@ -1,0 +1,143 @@
+using System.Buffers.Binary;
+using System.Globalization;
+using System.Text;
+using System.Text.RegularExpressions;
+using static TorchSharp.torch;
+
+namespace GpuNtk.Data;
+
+/// <summary>
+/// NumPy <c>.npy</c> files (format versions 1.0–3.0), so results can be checked in Python:
+/// little-endian float64/float32/float16, int64/int32/int16/int8, uint8 and bool; C order or Fortran order on read,
+/// C order on write. Writes are atomic (temporary file, then rename).
+/// </summary>
+public static partial class NpyFile
+{
+    private static readonly byte[] s_magic = [0x93, (byte)'N', (byte)'U', (byte)'M', (byte)'P', (byte)'Y'];
+
+    /// <summary>Reads <paramref name="path"/> into a CPU tensor of the file's dtype.</summary>
+    public static Tensor Read(string path)
+    {
+        if (!File.Exists(path)) throw new FileNotFoundException($"{path}: no such .npy file", path);
+        var bytes = File.ReadAllBytes(path);
+        try
+        {
+            return Parse(bytes);
+        }
+        catch (FormatException e)
+        {
+            throw new FormatException($"{path}: not a readable .npy file: {e.Message}. Save it with numpy.save(path, array).", e);
+        }
+    }
+
+    /// <summary>Parses the bytes of a .npy file.</summary>
+    public static Tensor Parse(byte[] bytes)
+    {
+        if (bytes.Length < 10 || !bytes.AsSpan(0, 6).SequenceEqual(s_magic)) throw new FormatException("bad magic (not a .npy file)");
+        int major = bytes[6];
+        int headerLen, headerStart;
+        if (major == 1) { headerLen = BinaryPrimitives.ReadUInt16LittleEndian(bytes.AsSpan(8)); headerStart = 10; }
+        else if (major is 2 or 3)
+        {
+            if (bytes.Length < 12) throw new FormatException("truncated header");
+            uint len = BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(8));
+            if (len > int.MaxValue) throw new FormatException("header too long");
+            headerLen = (int)len; headerStart = 12;
+        }
+        else throw new FormatException($"unsupported format version {major}");
+        if ((long)headerStart + headerLen > bytes.Length) throw new FormatException("truncated header");
+        string header = (major == 3 ? Encoding.UTF8 : Encoding.Latin1).GetString(bytes, headerStart, headerLen);
+
+        var descr = DescrRegex().Match(header);
+        var order = FortranRegex().Match(header);
+        var shapeMatch = ShapeRegex().Match(header);
+        if (!descr.Success || !order.Success || !shapeMatch.Success) throw new FormatException($"malformed header {header.Trim()}");
+        var (dtype, itemSize) = DType(descr.Groups[1].Value);
+        bool fortran = order.Groups[1].Value == "True";
+        long[] shape = shapeMatch.Groups[1].Value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(s => long.Parse(s, CultureInfo.InvariantCulture)).ToArray();
+        long count = 1;
+        foreach (var d in shape)
+        {
+            if (d < 0) throw new FormatException("negative dimension");
+            count = checked(count * d);
+        }
+        long dataStart = headerStart + headerLen;
+        if (count * itemSize != bytes.Length - dataStart)
+            throw new FormatException($"data holds {bytes.Length - dataStart} bytes, the header declares {count * itemSize}");
+
+        var flat = FromBytes(bytes.AsSpan((int)dataStart), dtype, count);
+        if (!fortran || shape.Length < 2) return flat.reshape(shape);
+        // Fortran order: the data is the transpose laid out in C order.
+        using var reversed = flat.reshape(shape.Reverse().ToArray());
+        return reversed.permute(Enumerable.Range(0, shape.Length).Reverse().Select(i => (long)i).ToArray()).contiguous();
+    }
+
+    /// <summary>Writes <paramref name="tensor"/> (any device; copied to the host) as a C-order .npy file, atomically.</summary>
+    public static void Write(string path, Tensor tensor)
+    {
+        ArgumentNullException.ThrowIfNull(tensor);
+        var bytes = Serialize(tensor);
+        var dir = Path.GetDirectoryName(Path.GetFullPath(path))!;
+        Directory.CreateDirectory(dir);
+        var temp = Path.Combine(dir, $".{Path.GetFileName(path)}.{Environment.ProcessId}.tmp");
+        File.WriteAllBytes(temp, bytes);
+        File.Move(temp, path, overwrite: true);
+    }
+
+    /// <summary>The bytes of a .npy file holding <paramref name="tensor"/>.</summary>
+    public static byte[] Serialize(Tensor tensor)
+    {
+        using var host = tensor.detach().cpu().contiguous();
+        string descr = host.dtype switch
+        {
+            ScalarType.Float64 => "<f8", ScalarType.Float32 => "<f4", ScalarType.Float16 => "<f2",
+            ScalarType.Int64 => "<i8", ScalarType.Int32 => "<i4", ScalarType.Int16 => "<i2", ScalarType.Int8 => "|i1",
+            ScalarType.Byte => "|u1", ScalarType.Bool => "|b1",
+            _ => throw new ArgumentException($"dtype {host.dtype} has no .npy equivalent; convert to float32 or float64 first"),
+        };
+        string shape = host.shape.Length switch
+        {
+            0 => "()",
+            1 => $"({host.shape[0]},)",
+            _ => "(" + string.Join(", ", host.shape) + ")",
+        };
+        string dict = $"{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}";
+        int unpadded = 10 + dict.Length + 1;
+        int pad = (64 - unpadded % 64) % 64;
+        string header = dict + new string(' ', pad) + "\n";
+        var data = host.bytes;
+        var result = new byte[10 + header.Length + data.Length];
+        s_magic.CopyTo(result, 0);
+        result[6] = 1;
+        result[7] = 0;
+        BinaryPrimitives.WriteUInt16LittleEndian(result.AsSpan(8), (ushort)header.Length);
+        Encoding.Latin1.GetBytes(header, result.AsSpan(10));
+        data.CopyTo(result.AsSpan(10 + header.Length));
+        return result;
+    }
+
+    private static (ScalarType, int) DType(string descr) => descr switch
+    {
+        "<f8" => (ScalarType.Float64, 8), "<f4" => (ScalarType.Float32, 4), "<f2" => (ScalarType.Float16, 2),
+        "<i8" => (ScalarType.Int64, 8), "<i4" => (ScalarType.Int32, 4), "<i2" => (ScalarType.Int16, 2),
+        "|i1" or "<i1" => (ScalarType.Int8, 1), "|u1" or "<u1" => (ScalarType.Byte, 1), "|b1" => (ScalarType.Bool, 1),
+        _ => throw new FormatException($"unsupported dtype '{descr}' (big-endian or non-numeric); use numpy .astype('<f8')"),
+    };
+
+    private static Tensor FromBytes(ReadOnlySpan<byte> data, ScalarType dtype, long count)
+    {
+        var result = empty([count], dtype);
+        if (count > 0) result.bytes = data.ToArray();
+        return result;
+    }
+
+    [GeneratedRegex(@"'descr'\s*:\s*'([^']+)'")]
+    private static partial Regex DescrRegex();
+
+    [GeneratedRegex(@"'fortran_order'\s*:\s*(True|False)")]
+    private static partial Regex FortranRegex();
+
+    [GeneratedRegex(@"'shape'\s*:\s*\(([^)]*)\)")]
+    private static partial Regex ShapeRegex();
+}
