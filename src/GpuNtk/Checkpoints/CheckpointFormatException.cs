@@ -3,9 +3,10 @@ namespace GpuNtk.Checkpoints;
 /// <summary>
 /// A checkpoint file is malformed, truncated, unsafe or in a format this library does not read. The message names the
 /// file, says what is wrong and, where there is one, how to fix it. Every failure to read a checkpoint's bytes is this
-/// type or a subclass; I/O errors opening the file (missing file, no permission) are not.
+/// type or a subclass; I/O errors opening the file (missing file, no permission) are not. It is a
+/// <see cref="FormatException"/> (as malformed .npy files are), so callers that report bad input files report these too.
 /// </summary>
-public class CheckpointFormatException : Exception
+public class CheckpointFormatException : FormatException
 {
     public CheckpointFormatException(string message) : base(message) { }
 

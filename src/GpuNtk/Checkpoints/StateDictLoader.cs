@@ -12,8 +12,11 @@ public sealed record StateDictLoadResult(
     IReadOnlyList<string> Unexpected,
     string Mapping);
 
-/// <summary>A state_dict does not fit a network; <see cref="Problems"/> lists every mismatch (also in the message).</summary>
-public sealed class StateDictMismatchException(string message, IReadOnlyList<string> problems) : Exception(message)
+/// <summary>
+/// A state_dict does not fit a network; <see cref="Problems"/> lists every mismatch (also in the message). An
+/// <see cref="ArgumentException"/>: the checkpoint and the architecture given do not go together.
+/// </summary>
+public sealed class StateDictMismatchException(string message, IReadOnlyList<string> problems) : ArgumentException(message)
 {
     public IReadOnlyList<string> Problems { get; } = problems;
 }
