@@ -44,8 +44,8 @@ public static class StateDictLoader
     {
         ArgumentNullException.ThrowIfNull(network);
         ArgumentNullException.ThrowIfNull(stateDict);
-        mapping ??= StateDictMapping.Auto;
         var keys = stateDict.Keys.ToList();
+        mapping = (mapping ?? StateDictMapping.Auto).Choose(network, keys);
         var parameters = network.named_parameters().ToDictionary(p => p.name, p => p.parameter, StringComparer.Ordinal);
         var problems = new List<string>();
         IReadOnlyDictionary<string, string> map;

@@ -26,6 +26,9 @@ public abstract class StateDictMapping
     /// <summary>A name for messages.</summary>
     public abstract string Name { get; }
 
+    /// <summary>The concrete mapping to use for these names: itself, except that <see cref="Auto"/> picks one.</summary>
+    public virtual StateDictMapping Choose(Network network, IReadOnlyList<string> checkpointKeys) => this;
+
     /// <summary>Checkpoint name → network parameter name for every checkpoint name this mapping places.</summary>
     /// <exception cref="ArgumentException">The mapping cannot apply (e.g. layer counts differ); the message lists both sides.</exception>
     public abstract IReadOnlyDictionary<string, string> Resolve(Network network, IReadOnlyList<string> checkpointKeys);
@@ -56,14 +59,17 @@ public abstract class StateDictMapping
     {
         public override string Name => "auto";
 
-        public override IReadOnlyDictionary<string, string> Resolve(Network network, IReadOnlyList<string> checkpointKeys)
+        public override StateDictMapping Choose(Network network, IReadOnlyList<string> checkpointKeys)
         {
             var names = network.named_parameters().Select(p => p.name).ToList();
             var keys = checkpointKeys.ToHashSet(StringComparer.Ordinal);
-            if (names.All(keys.Contains)) return Identity.Resolve(network, checkpointKeys);
-            if (names.All(n => keys.Contains("module." + n))) return new IdentityMapping("module.").Resolve(network, checkpointKeys);
-            return Sequential.Resolve(network, checkpointKeys);
+            if (names.All(keys.Contains)) return Identity;
+            if (names.All(n => keys.Contains("module." + n))) return new IdentityMapping("module.");
+            return Sequential;
         }
+
+        public override IReadOnlyDictionary<string, string> Resolve(Network network, IReadOnlyList<string> checkpointKeys) =>
+            Choose(network, checkpointKeys).Resolve(network, checkpointKeys);
     }
 
     private sealed class SequentialMapping : StateDictMapping
