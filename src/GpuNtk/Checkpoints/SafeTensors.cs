@@ -160,36 +160,50 @@ public static class SafeTensors
 
     private static (List<Entry>, Dictionary<string, string>) Parse(byte[] json, string source)
     {
+        if (!System.Text.Unicode.Utf8.IsValid(json)) throw Error(source, "the header is not valid UTF-8");
         JsonDocument doc;
         try { doc = JsonDocument.Parse(json, new JsonDocumentOptions { MaxDepth = 16 }); }
         catch (Exception e) when (e is JsonException or ArgumentException or DecoderFallbackException)
         {
             throw Error(source, $"the header is not valid JSON ({e.Message})", e);
         }
-        using (doc)
+        try
         {
-            if (doc.RootElement.ValueKind != JsonValueKind.Object) throw Error(source, "the header is not a JSON object");
-            var entries = new List<Entry>();
-            var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
-            var seen = new HashSet<string>(StringComparer.Ordinal);
-            foreach (var prop in doc.RootElement.EnumerateObject())
-            {
-                if (!seen.Add(prop.Name)) throw Error(source, $"the header names '{prop.Name}' twice");
-                if (prop.Name == MetadataKey)
-                {
-                    if (prop.Value.ValueKind != JsonValueKind.Object) throw Error(source, $"{MetadataKey} is not an object");
-                    foreach (var m in prop.Value.EnumerateObject())
-                    {
-                        if (m.Value.ValueKind != JsonValueKind.String)
-                            throw Error(source, $"{MetadataKey}.{m.Name} is not a string (safetensors metadata maps strings to strings)");
-                        metadata[m.Name] = m.Value.GetString()!;
-                    }
-                    continue;
-                }
-                entries.Add(ParseEntry(prop, source));
-            }
-            return (entries, metadata);
+            return ParseDocument(doc, source);
         }
+        catch (InvalidOperationException e) // a string with an escape that is not valid UTF-16 (lone surrogate)
+        {
+            throw Error(source, $"the header holds an invalid string ({e.Message})", e);
+        }
+        finally
+        {
+            doc.Dispose();
+        }
+    }
+
+    private static (List<Entry>, Dictionary<string, string>) ParseDocument(JsonDocument doc, string source)
+    {
+        if (doc.RootElement.ValueKind != JsonValueKind.Object) throw Error(source, "the header is not a JSON object");
+        var entries = new List<Entry>();
+        var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var prop in doc.RootElement.EnumerateObject())
+        {
+            if (!seen.Add(prop.Name)) throw Error(source, $"the header names '{prop.Name}' twice");
+            if (prop.Name == MetadataKey)
+            {
+                if (prop.Value.ValueKind != JsonValueKind.Object) throw Error(source, $"{MetadataKey} is not an object");
+                foreach (var m in prop.Value.EnumerateObject())
+                {
+                    if (m.Value.ValueKind != JsonValueKind.String)
+                        throw Error(source, $"{MetadataKey}.{m.Name} is not a string (safetensors metadata maps strings to strings)");
+                    metadata[m.Name] = m.Value.GetString()!;
+                }
+                continue;
+            }
+            entries.Add(ParseEntry(prop, source));
+        }
+        return (entries, metadata);
     }
 
     private static Entry ParseEntry(JsonProperty prop, string source)
