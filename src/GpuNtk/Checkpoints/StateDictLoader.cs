@@ -5,12 +5,14 @@ using static TorchSharp.torch;
 namespace GpuNtk.Checkpoints;
 
 /// <summary>What <see cref="StateDictLoader.LoadInto"/> did: checkpoint name → parameter name for each loaded tensor,
-/// and (non-strict mode) the parameters left untouched and the checkpoint tensors not used.</summary>
+/// (non-strict mode) the parameters left untouched and the checkpoint tensors not used, the name mapping chosen, and
+/// the tensors whose dtype was converted (as <c>name: float32 → float64</c>).</summary>
 public sealed record StateDictLoadResult(
     IReadOnlyDictionary<string, string> Loaded,
     IReadOnlyList<string> Missing,
     IReadOnlyList<string> Unexpected,
-    string Mapping);
+    string Mapping,
+    IReadOnlyList<string> Converted);
 
 /// <summary>
 /// A state_dict does not fit a network; <see cref="Problems"/> lists every mismatch (also in the message). An
@@ -56,6 +58,7 @@ public static class StateDictLoader
         }
 
         var loaded = new Dictionary<string, string>(StringComparer.Ordinal);
+        var converted = new List<string>();
         var unexpected = new List<string>();
         var targets = new HashSet<string>(StringComparer.Ordinal);
         foreach (var key in keys)
@@ -79,7 +82,10 @@ public static class StateDictLoader
                 problems.Add($"dtype mismatch: {arrow}: checkpoint {Name(tensor.dtype)}, network {Name(parameter.dtype)} " +
                              "(allow conversion, or build the network in the checkpoint's dtype)");
             else
+            {
                 loaded[key] = target;
+                if (tensor.dtype != parameter.dtype) converted.Add($"{key}: {Name(tensor.dtype)} → {Name(parameter.dtype)}");
+            }
         }
         var missing = parameters.Keys.Where(n => !targets.Contains(n)).ToList();
         if (strict) problems.AddRange(missing.Select(n => $"missing: {n} {Describe(parameters[n])}"));
@@ -94,7 +100,7 @@ public static class StateDictLoader
                 parameter.copy_(stateDict[key].to(parameter.device));
             }
         }
-        return new StateDictLoadResult(loaded, missing, unexpected, mapping.Name);
+        return new StateDictLoadResult(loaded, missing, unexpected, mapping.Name, converted);
     }
 
     private static StateDictMismatchException Mismatch(string source, Network network, StateDictMapping mapping, List<string> problems) =>

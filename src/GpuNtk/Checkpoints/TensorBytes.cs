@@ -19,28 +19,52 @@ internal static class TensorBytes
 
     /// <summary>
     /// Reads <paramref name="count"/> elements of <paramref name="dtype"/> from <paramref name="source"/> into a new 1-D
-    /// CPU tensor. Throws <see cref="EndOfStreamException"/> when the stream ends early.
+    /// CPU tensor. When <paramref name="backedBySource"/> is false (the size is declared by data that may lie, e.g. a
+    /// compressed record), memory is allocated chunk by chunk as data actually arrives, so a false size costs at most one
+    /// chunk. Throws <see cref="EndOfStreamException"/> when the stream ends early.
     /// </summary>
-    public static Tensor Read(Stream source, long count, CheckpointDType dtype, bool swap)
+    public static Tensor Read(Stream source, long count, CheckpointDType dtype, bool swap, bool backedBySource = true)
     {
-        var tensor = empty(count, dtype.ScalarType);
+        long chunkElements = ChunkBytes / dtype.ElementSize;
+        if (backedBySource || count <= chunkElements)
+        {
+            var tensor = empty(count, dtype.ScalarType);
+            try
+            {
+                for (long start = 0; start < count; start += chunkElements)
+                {
+                    using var part = tensor.narrow(0, start, Math.Min(chunkElements, count - start));
+                    Fill(source, part, dtype, swap);
+                }
+                return tensor;
+            }
+            catch
+            {
+                tensor.Dispose();
+                throw;
+            }
+        }
+        var parts = new List<Tensor>();
         try
         {
-            long chunkElements = ChunkBytes / dtype.ElementSize;
             for (long start = 0; start < count; start += chunkElements)
             {
-                using var part = tensor.narrow(0, start, Math.Min(chunkElements, count - start));
-                var span = part.bytes;
-                source.ReadExactly(span);
-                Normalize(span, dtype, swap);
+                parts.Add(empty(Math.Min(chunkElements, count - start), dtype.ScalarType));
+                Fill(source, parts[^1], dtype, swap);
             }
-            return tensor;
+            return cat(parts, 0);
         }
-        catch
+        finally
         {
-            tensor.Dispose();
-            throw;
+            foreach (var p in parts) p.Dispose();
         }
+    }
+
+    private static void Fill(Stream source, Tensor contiguous, CheckpointDType dtype, bool swap)
+    {
+        var span = contiguous.bytes;
+        source.ReadExactly(span);
+        Normalize(span, dtype, swap);
     }
 
     /// <summary>Calls <paramref name="write"/> with the tensor's elements in row-major order, little-endian, chunk by chunk.</summary>

@@ -101,6 +101,23 @@ public class TorchCheckpointReadTests
     }
 
     [Test]
+    public void RezippedWithCompressionStillLoads()
+    {
+        // torch.save stores records uncompressed; an archive re-zipped with deflate must read the same.
+        var records = TorchZipBuilder.Records(CheckpointFixtures.Bytes("dtypes.pt"));
+        var stream = new MemoryStream();
+        using (var zip = new System.IO.Compression.ZipArchive(stream, System.IO.Compression.ZipArchiveMode.Create, leaveOpen: true))
+            foreach (var (name, data) in records)
+            {
+                using var entry = zip.CreateEntry(name, System.IO.Compression.CompressionLevel.Optimal).Open();
+                entry.Write(data);
+            }
+        stream.Position = 0;
+        using var tree = TorchCheckpoint.Load(stream, "deflated.pt");
+        AssertMatches(tree, CheckpointFixtures.Expected("dtypes"));
+    }
+
+    [Test]
     public void LegacyFormatIsRefusedWithTheRemedy()
     {
         var e = Assert.Throws<LegacyCheckpointException>(() => TorchCheckpoint.Load(CheckpointFixtures.Path("legacy.pt")));
