@@ -37,7 +37,8 @@ internal static class CheckpointFixtures
         return t.to_type(ScalarType.Float64).contiguous().reshape(-1).data<double>().ToArray();
     }
 
-    public const string PythonPath = "/usr/bin/python3";
+    /// <summary>Debian's interpreter, where python3-torch installs PyTorch; GPUNTK_PYTHON overrides it.</summary>
+    public static string PythonPath { get; } = Environment.GetEnvironmentVariable("GPUNTK_PYTHON") is { Length: > 0 } p ? p : "/usr/bin/python3";
 
     private static readonly Lazy<string?> s_pythonProblem = new(() =>
     {

@@ -1,12 +1,13 @@
 #!/usr/bin/python3
 """Reads a checkpoint written by GpuNtk the way Python users will, and prints what it holds as JSON.
 
-    /usr/bin/python3 read_checkpoint.py FILE
+    /usr/bin/python3 read_checkpoint.py FILE [FILE ...]
 
 .pt/.pth: torch.load(FILE, weights_only=True) when this PyTorch has weights_only (1.13 does), else torch.load(FILE).
 .safetensors: parsed here per the format spec (the `safetensors` package is not in Debian), strictly: header length,
 JSON, dtypes, offsets tiling the data buffer exactly.
-Output: {"torch": version, "loader": how, "aligned": bool|null, "tensors": {name: {dtype, shape, values, storage}}}
+Output, one JSON object per line and file:
+{"file": FILE, "torch": version, "loader": how, "aligned": bool|null, "tensors": {name: {dtype, shape, values, storage}}}
 """
 
 import inspect
@@ -84,8 +85,9 @@ def main(path):
             "values": [float(v) for v in t.reshape(-1).to(torch.float64).tolist()],
             "storage": t.storage().data_ptr() if t.numel() > 0 else 0,
         }
-    print(json.dumps({"torch": torch.__version__, "loader": loader, "aligned": align, "tensors": result}))
+    print(json.dumps({"file": path, "torch": torch.__version__, "loader": loader, "aligned": align, "tensors": result}))
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    for file in sys.argv[1:]:
+        main(file)
