@@ -14,6 +14,7 @@ public class StateDictLoaderTests
 
     [TestCase("mlp_state_dict.pt")]
     [TestCase("mlp.safetensors")]
+    [TestCase("mlp_parameters.pt")] // dict(model.named_parameters()): nn.Parameter objects (_rebuild_parameter)
     [TestCase("container.pt")] // the same architecture after one Adam step, under "model"
     public void PyTorchSequentialMlpGivesPyTorchOutputsInFloat32(string file)
     {

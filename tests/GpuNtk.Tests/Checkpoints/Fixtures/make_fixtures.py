@@ -203,6 +203,7 @@ def main():
     torch.save(model.state_dict(), path("mlp_state_dict.pt"))
     write_safetensors(path("mlp.safetensors"), model.state_dict(), {"arch": "6-16-16-3 relu"})
     torch.save(collections.OrderedDict(x=x, y32=y32, y64=y64), path("mlp_io.pt"))
+    torch.save(collections.OrderedDict(model.named_parameters()), path("mlp_parameters.pt"))  # nn.Parameter objects
     expected["mlp_io"] = describe(collections.OrderedDict(x=x, y32=y32, y64=y64))
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, betas=(0.9, 0.999))
     loss = model(x).pow(2).mean()
