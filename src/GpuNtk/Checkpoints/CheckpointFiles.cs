@@ -105,6 +105,8 @@ public static class CheckpointFiles
         {
             var metadata = stateDict.Metadata.Count > 0 ? stateDict.Metadata : new Dictionary<string, string> { ["format"] = "pt" };
             SaveStateDict(output, stateDict, metadata);
+            if (stateDict.Metadata.Count > 0 && CheckpointFormats.FromExtension(output) == CheckpointFormat.TorchZip)
+                skipped = [.. skipped, SafeTensors.MetadataKey]; // .pt state_dicts have no place for it
             return new CheckpointConversion(input, output, stateDict.Count, path, skipped);
         }
     }
