@@ -22,16 +22,16 @@ internal static class ConvergencePlot
         var fit = plot.Add.Line(x0, (intercept + slope * x0 * Math.Log(10)) / Math.Log(10), x1, (intercept + slope * x1 * Math.Log(10)) / Math.Log(10));
         fit.LegendText = $"fit: slope {slope:F2}";
         fit.LinePattern = LinePattern.Dashed;
-        foreach (var axis in new IAxis[] { plot.Axes.Bottom, plot.Axes.Left })
-            axis.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic
-            {
-                MinorTickGenerator = new ScottPlot.TickGenerators.LogMinorTickGenerator(),
-                IntegerTicksOnly = true,
-                LabelFormatter = v => Math.Pow(10, v).ToString("G3", System.Globalization.CultureInfo.InvariantCulture),
-            };
-        plot.Title($"Empirical NTK → analytic NTK\n{title}");
+        // Log axes: ticks at the measured widths and at 1-1.5-2-3-5-7 steps of the error, labelled with the real values.
+        var inv = System.Globalization.CultureInfo.InvariantCulture;
+        plot.Axes.Bottom.SetTicks(xs, points.Select(p => p.Width.ToString("G", inv)).ToArray());
+        double lo = points.Min(p => p.Mean - p.Std) is var m && m > 0 ? m : points.Min(p => p.Mean) / 2, hi = points.Max(p => p.Mean + p.Std);
+        var yTicks = Enumerable.Range(-6, 12).SelectMany(e => new[] { 1.0, 1.5, 2.0, 3.0, 5.0, 7.0 }.Select(f => f * Math.Pow(10, e)))
+            .Where(v => v >= lo / 1.5 && v <= hi * 1.5).ToArray();
+        plot.Axes.Left.SetTicks(yTicks.Select(Math.Log10).ToArray(), yTicks.Select(v => v.ToString("G3", inv)).ToArray());
+        plot.Title($"Empirical NTK → analytic NTK: {title}", size: 14);
         plot.XLabel("width");
-        plot.YLabel("relative Frobenius error ‖Θ_w − Θ_∞‖/‖Θ_∞‖");
+        plot.YLabel("relative Frobenius error of the empirical NTK");
         plot.ShowLegend();
         plot.SavePng(path, 900, 650);
     }

@@ -86,6 +86,12 @@ File.WriteAllLines(csv, rows.Select(r => string.Join(",", new[] { r.Width.ToStri
         .Concat(r.Errors.Select(e => e.ToString("R", inv)))))
     .Prepend("width,mean_relative_error,std_relative_error," + string.Join(",", Enumerable.Range(0, options.Seeds).Select(s => $"seed{s}"))));
 var png = Path.Combine(options.Out, "convergence.png");
-ConvergencePlot.Save(png, rows.Select(r => ((double)r.Width, r.Mean, r.Std)).ToList(), slope, intercept, spec.ToString());
+string shortSpec = spec switch
+{
+    FcnSpec f => $"FCN depth {f.Depth}, {f.Activation.ToName()}, {f.Inputs} inputs",
+    CnnSpec c => $"CNN depth {c.Depth}, {c.Activation.ToName()}, {c.ImageSize}×{c.ImageSize}",
+    _ => spec.Kind,
+};
+ConvergencePlot.Save(png, rows.Select(r => ((double)r.Width, r.Mean, r.Std)).ToList(), slope, intercept, shortSpec);
 Console.WriteLine($"wrote {csv} and {png}");
 return 0;

@@ -33,8 +33,8 @@ public sealed class AnalyticKernel
 
     /// <summary>
     /// The kernel of the networks <see cref="NetworkFactory"/> builds for <paramref name="spec"/>. The layers are read
-    /// off a one-unit-wide instance of the same spec, so the recursion cannot drift from the networks; only
-    /// <c>param=ntk</c> has a width-independent limit.
+    /// off a narrow instance of the same spec, so the recursion cannot drift from the networks; only <c>param=ntk</c>
+    /// has a width-independent limit.
     /// </summary>
     public static AnalyticKernel FromSpec(ArchitectureSpec spec)
     {
@@ -45,7 +45,8 @@ public sealed class AnalyticKernel
         {
             FcnSpec f => f with { Width = 1, Outputs = 1 },
             CnnSpec c => c with { Channels = 1, Outputs = 1 },
-            WideResNetSpec w => w with { WidenFactor = 1, Outputs = 1 },
+            // k = 1 keeps 16 channels into the first group (identity shortcut); any k > 1 needs a 1×1 shortcut there.
+            WideResNetSpec w => w with { WidenFactor = Math.Min(w.WidenFactor, 2), Outputs = 1 },
             _ => throw new ArgumentException($"{spec}: no analytic kernel for architecture kind {spec.Kind}", nameof(spec)),
         };
         using var net = NetworkFactory.Create(skeleton, seed: 0, ScalarType.Float32);

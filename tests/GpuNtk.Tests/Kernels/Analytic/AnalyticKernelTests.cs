@@ -190,7 +190,13 @@ public sealed class AnalyticKernelTests
         var wrn = AnalyticKernel.FromSpec("wrn:depth=10");
         Assert.That(wrn.Layers.OfType<ResidualKernelLayer>().Count(), Is.EqualTo(3));
         Assert.That(wrn.Layers.OfType<ResidualKernelLayer>().Select(r => r.Shortcut.Count), Is.EqualTo(new[] { 0, 1, 1 }),
-            "identity shortcut in the first group, 1×1 strided convolutions where the shape changes");
+            "k = 1: identity shortcut in the first group, 1×1 strided convolutions where the shape changes");
+        // The structure can depend on the width (k > 1 adds a shortcut convolution): FromSpec must match the full network.
+        foreach (var text in new[] { "wrn:depth=16,k=3,size=8", "wrn:depth=10,k=2,size=8", "cnn:depth=2,channels=5,size=8", "fcn:depth=3,width=7,in=4" })
+        {
+            using var net = NetworkFactory.Create(text, 0);
+            Assert.That(AnalyticKernel.FromSpec(text).ToString(), Is.EqualTo(AnalyticKernel.FromNetwork(net).ToString()), text);
+        }
     }
 
     [Test]
