@@ -14,7 +14,7 @@ public enum KernelKinds
 /// <summary>Options of an analytic (infinite-width) kernel computation.</summary>
 /// <param name="Kinds">NNGP, NTK or both.</param>
 /// <param name="MemoryBudgetBytes">Working memory of one block of X1×X2 (all temporaries); sets the block size.</param>
-/// <param name="BlockSize">Examples per block side; 0: derived from <paramref name="MemoryBudgetBytes"/>.</param>
+/// <param name="BlockSize">Examples per block side; 0: derived from <paramref name="MemoryBudgetBytes"/>, at most 2048.</param>
 /// <param name="Progress">Receives the fraction of blocks done, in [0, 1].</param>
 /// <param name="Cancellation">Checked between blocks.</param>
 public sealed record AnalyticKernelOptions(
