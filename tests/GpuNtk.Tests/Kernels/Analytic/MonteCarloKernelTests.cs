@@ -28,6 +28,30 @@ public sealed class MonteCarloKernelTests
         }
     }
 
+    [TestCase("cnn:depth=1,channels=32,act=identity,in=2,size=8,out=1", 4, 300)]
+    [TestCase("wrn:depth=10,k=2,act=identity,in=1,size=8,out=1", 3, 150)]
+    public void LinearConvolutionalNetworksAreUnbiasedAtAnyWidth(string text, int n, int seeds)
+    {
+        // The same exact-expectation check for convolutions with zero padding, average and global pooling, residual
+        // sums, 1×1 and stride-2 convolutions: any systematic error in those rules shows as a large z-score, however
+        // small it is relative to the kernel.
+        var spec = ArchitectureSpec.Parse(text);
+        using var g = new Generator(8);
+        var x = randn([n, spec.InputSize], ScalarType.Float64, generator: g);
+        using var analytic = AnalyticKernel.FromSpec(spec).Compute(x);
+        // Many outputs make the NNGP estimate (forward passes only) precise; the NTK concentrates with one.
+        var manyOutputs = spec switch { CnnSpec c => (ArchitectureSpec)(c with { Outputs = 256 }), WideResNetSpec w => w with { Outputs = 256 }, _ => spec };
+        using var mcNngp = MonteCarloKernel.Estimate(manyOutputs, x, options: new MonteCarloOptions(seeds, Kinds: KernelKinds.Nngp));
+        using var mc = MonteCarloKernel.Estimate(spec, x, options: new MonteCarloOptions(seeds, Kinds: KernelKinds.Ntk));
+        foreach (var (name, mean, se, exact) in new[] { ("NNGP", mcNngp.Nngp!, mcNngp.NngpStdError!, analytic.Nngp!), ("NTK", mc.Ntk!, mc.NtkStdError!, analytic.Ntk!) })
+        {
+            double maxZ = ((mean - exact).abs() / se).max().item<double>();
+            double relative = MonteCarloAgreementTests.RelativeError(mean, exact);
+            TestContext.Out.WriteLine($"{text} {name}: max z = {maxZ:F2}, relative error {relative:F4}");
+            Assert.That(maxZ, Is.LessThan(5), name);
+        }
+    }
+
     [Test]
     public void CrossKernelsAndOptionsValidation()
     {
