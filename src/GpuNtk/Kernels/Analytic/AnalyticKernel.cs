@@ -242,8 +242,8 @@ public sealed class AnalyticKernel
         foreach (var (x, name) in new[] { (x1, "x1"), (x2, "x2") })
         {
             if (x is null) continue;
-            if (!x.is_floating_point())
-                throw new ArgumentException($"{name} has dtype {x.dtype}; analytic kernels need float32 or float64 inputs", name);
+            if (x.dtype is not (ScalarType.Float32 or ScalarType.Float64))
+                throw new ArgumentException($"{name} has dtype {x.dtype}; analytic kernels need float32 or float64 inputs (convert with .to(float32))", name);
             if (x.dim() < 2 || x.shape[0] < 1 || x.numel() / x.shape[0] != Input.Features)
                 throw new ArgumentException($"{name} has shape [{string.Join(", ", x.shape)}]; expected [N, {Input.Features}] " +
                                             $"or [N, …] with {Input.Features} features per example", name);
