@@ -62,11 +62,12 @@ public static class JacobianProducts
     {
         if (!f.requires_grad) return zeros_like(f);
         var u = zeros_like(f).requires_grad_();
-        var g = autograd.grad([f], parameters.Cast<Tensor>().ToList(), [u], create_graph: true, allow_unused: true);
+        // retain_graph: a JVP kept differentiable in θ (second order) differentiates through f's graph again.
+        var g = autograd.grad([f], parameters.Cast<Tensor>().ToList(), [u], retain_graph: createGraph, create_graph: true, allow_unused: true);
         var s = Contract(g, tangents);
         // No parameter reaches f: J = 0.
         if (s is null || !s.requires_grad) return zeros_like(f);
-        return autograd.grad([s], [u], create_graph: createGraph)[0];
+        return autograd.grad([s], [u], retain_graph: createGraph, create_graph: createGraph)[0];
     }
 
     /// <summary>Jᵀw from the graph of <paramref name="f"/> (the graph is kept when <paramref name="createGraph"/>).</summary>
@@ -84,7 +85,7 @@ public static class JacobianProducts
         // Jv depends on θ only where f is not affine in θ; otherwise the Hessian term vanishes.
         if (!jvp.requires_grad) return zeros_like(jvp);
         var u = zeros_like(jvp).requires_grad_();
-        var g = autograd.grad([jvp], parameters.Cast<Tensor>().ToList(), [u], create_graph: true, allow_unused: true);
+        var g = autograd.grad([jvp], parameters.Cast<Tensor>().ToList(), [u], retain_graph: true, create_graph: true, allow_unused: true);
         var s = Contract(g, tangents);
         if (s is null || !s.requires_grad) return zeros_like(jvp);
         return autograd.grad([s], [u])[0];
@@ -95,7 +96,7 @@ public static class JacobianProducts
     {
         var s = Contract(jtw, tangents);
         if (s is null || !s.requires_grad) return parameters.Select(p => zeros_like(p)).ToArray();
-        var h = autograd.grad([s], parameters.Cast<Tensor>().ToList(), create_graph: createGraph, allow_unused: true);
+        var h = autograd.grad([s], parameters.Cast<Tensor>().ToList(), retain_graph: createGraph, create_graph: createGraph, allow_unused: true);
         return h.Select((t, k) => t is null || t.IsInvalid ? zeros_like(parameters[k]) : t).ToArray();
     }
 

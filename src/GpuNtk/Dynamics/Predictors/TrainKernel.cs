@@ -12,7 +12,7 @@ namespace GpuNtk.Dynamics.Predictors;
 /// </list>
 /// Which one is decided from the targets <c>[N, O]</c>: <c>[N, N]</c> is traced, <c>[N·O, N·O]</c> (O &gt; 1) is
 /// flattened full. Owns its eigendecomposition (negative eigenvalues clipped to 0) and Cholesky factor, both computed
-/// once on first use. Internal: the predictors are the public face.
+/// once on first use. Its tensors belong to it (no dispose scope). Internal: the predictors are the public face.
 /// </summary>
 internal sealed class TrainKernel : IDisposable
 {
@@ -63,8 +63,8 @@ internal sealed class TrainKernel : IDisposable
             var scale = absoluteRegularization ? diagonalRegularization : diagonalRegularization * matrix.diagonal().mean().item<double>();
             matrix = matrix.add(eye(matrix.shape[0], dtype: matrix.dtype, device: matrix.device).mul_(scale));
         }
-        Matrix = matrix.contiguous().MoveToOuterDisposeScope();
-        Targets = ToColumns(targets.to(Matrix.dtype, Matrix.device)).MoveToOuterDisposeScope();
+        Matrix = matrix.contiguous().DetachFromDisposeScope();
+        Targets = ToColumns(targets.to(Matrix.dtype, Matrix.device)).clone().DetachFromDisposeScope();
     }
 
     /// <summary>N.</summary>
@@ -90,8 +90,8 @@ internal sealed class TrainKernel : IDisposable
             {
                 using var scope = NewDisposeScope();
                 var (values, vectors) = linalg.eigh(Matrix);
-                _eigenvalues = values.clamp_min(0).MoveToOuterDisposeScope();
-                _eigenvectors = vectors.MoveToOuterDisposeScope();
+                _eigenvalues = values.clamp_min(0).DetachFromDisposeScope();
+                _eigenvectors = vectors.DetachFromDisposeScope();
             }
             return (_eigenvalues, _eigenvectors!);
         }
@@ -111,7 +111,7 @@ internal sealed class TrainKernel : IDisposable
                 throw new ArgumentException(
                     "the train×train kernel is not positive definite, so the t = ∞ solution is not unique: " +
                     "pass a positive diagonal regularization (e.g. 1e-6, relative to the mean diagonal)");
-            _cholesky = factor.MoveToOuterDisposeScope();
+            _cholesky = factor.DetachFromDisposeScope();
         }
         return b.cholesky_solve(_cholesky);
     }
