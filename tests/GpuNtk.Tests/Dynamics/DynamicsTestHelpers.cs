@@ -25,9 +25,10 @@ internal static class DynamicsTestHelpers
 
     /// <summary>
     /// Full-batch SGD (PyTorch's momentum convention) on the MSE loss for <paramref name="steps"/> steps; returns the
-    /// train and test outputs after every step, <c>[steps + 1, N, O]</c> and <c>[steps + 1, M, O]</c> (index 0 = start).
+    /// train and test outputs after every step, <c>[steps + 1, N, O]</c> and <c>[steps + 1, M, O]</c> (index 0 = start;
+    /// test null without test inputs).
     /// </summary>
-    public static (Tensor Train, Tensor Test) Train(nn.Module<Tensor, Tensor> model, Tensor xTrain, Tensor yTrain, Tensor xTest,
+    public static (Tensor Train, Tensor? Test) Train(nn.Module<Tensor, Tensor> model, Tensor xTrain, Tensor yTrain, Tensor? xTest,
                                                    double learningRate, int steps, double momentum = 0)
     {
         var optimizer = optim.SGD(model.parameters(), learningRate, momentum);
@@ -41,13 +42,13 @@ internal static class DynamicsTestHelpers
             using (no_grad())
             {
                 train.Add(f.detach().clone().MoveToOuterDisposeScope());
-                test.Add(model.forward(xTest).MoveToOuterDisposeScope());
+                if (xTest is not null) test.Add(model.forward(xTest).MoveToOuterDisposeScope());
             }
             if (k == steps) break;
             MseLoss(f, yTrain).backward();
             optimizer.step();
         }
-        return (stack(train), stack(test));
+        return (stack(train), xTest is null ? null : stack(test));
     }
 
     /// <summary>‖a − b‖ / ‖b‖.</summary>
