@@ -42,6 +42,21 @@ public static class JacobianProducts
     }
 
     /// <summary>
+    /// The NTK-vector product Θ(x, x)·w = J·(Jᵀw) for w shaped like f(x) (full NTK, rows example-major), without forming
+    /// J or Θ: one VJP and one JVP (≈ 8F). Power iteration on it gives λ_max(Θ), hence η_max, on sets too large for Θ.
+    /// </summary>
+    public static Tensor NtkVectorProduct(nn.Module<Tensor, Tensor> module, IReadOnlyList<Parameter> parameters, Tensor x, Tensor w)
+    {
+        using var scope = NewDisposeScope();
+        using var grad = enable_grad();
+        var f = module.forward(x);
+        CheckCotangent(f, w);
+        var jtw = VjpOf(f, parameters, w, createGraph: false);
+        f = module.forward(x);
+        return JvpOf(f, parameters, jtw, createGraph: false).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
     /// The second directional derivative (vᵀ·H_a·v)_a = d²/dε² f(x; θ + εv) at ε = 0, shaped like f(x).
     /// </summary>
     public static Tensor SecondDirectional(nn.Module<Tensor, Tensor> module, IReadOnlyList<Parameter> parameters, Tensor x,
