@@ -7,4 +7,5 @@ var root = new RootCommand("gpuntk — train neural networks while measuring the
 root.Subcommands.Add(InfoCommand.Create());
 root.Subcommands.Add(NtkCommand.Create());
 root.Subcommands.Add(CheckpointCommand.Create());
+root.Subcommands.Add(LinearizeCommand.Create());
 return await CliRunner.InvokeAsync(root, args);
