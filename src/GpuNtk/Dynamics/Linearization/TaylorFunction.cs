@@ -4,25 +4,9 @@ using static TorchSharp.torch;
 
 namespace GpuNtk.Dynamics.Linearization;
 
-/// <summary>What one application of <see cref="TaylorFunction"/> needs, kept for its backward pass.</summary>
-internal sealed class TaylorInputs
-{
-    public TaylorInputs(nn.Module<Tensor, Tensor> module, IReadOnlyList<Parameter> theta0, Tensor x, TaylorOrder order)
-    {
-        Module = module;
-        Theta0 = theta0;
-        // An alias outside the caller's dispose scope: backward may run after that scope has ended.
-        X = x.detach().DetachFromDisposeScope();
-        Order = order;
-    }
-
-    public nn.Module<Tensor, Tensor> Module { get; }
-    public IReadOnlyList<Parameter> Theta0 { get; }
-    public Tensor X { get; }
-    public TaylorOrder Order { get; }
-    /// <summary>δ at forward time (second order only: its backward pass needs H·δ).</summary>
-    public Tensor[]? Deltas { get; set; }
-}
+/// <summary>The non-tensor inputs of one application of <see cref="TaylorFunction"/>: the model at θ0 and the inputs x
+/// (a constant: no gradient flows to x).</summary>
+internal sealed record TaylorInputs(nn.Module<Tensor, Tensor> Module, IReadOnlyList<Parameter> Theta0, Tensor X, TaylorOrder Order);
 
 /// <summary>
 /// The Taylor model as one autograd node: inputs (<see cref="TaylorInputs"/>, δ_1 … δ_P), output
@@ -52,25 +36,28 @@ internal sealed class TaylorFunction : autograd.SingleTensorFunction<TaylorFunct
         {
             var curvature = JacobianProducts.SecondDirectionalOf(jvp, inputs.Theta0, deltas);
             result.add_(curvature, alpha: 0.5);
-            inputs.Deltas = deltas.Select(d => d.detach().clone().DetachFromDisposeScope()).ToArray();
         }
         ctx.save_data(Key, inputs);
+        // Saved by the autograd node itself (freed with the graph, version-checked): x, which the caller's dispose
+        // scope may release before backward runs, and δ, whose H·δ the second-order backward needs.
+        ctx.save_for_backward(second ? [inputs.X, .. deltas] : [inputs.X]);
         return result.MoveToOuterDisposeScope();
     }
 
     public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradOutput)
     {
         var inputs = (TaylorInputs)ctx.get_data(Key);
+        var saved = ctx.get_saved_variables();
         // Grad mode is on here exactly when the caller asked for create_graph.
         bool createGraph = is_grad_enabled();
         using var grad = enable_grad();
-        var f0 = inputs.Module.forward(inputs.X);
+        var f0 = inputs.Module.forward(saved[0]);
         bool second = inputs.Order == TaylorOrder.Second;
         // d⟨w, Jδ⟩/dδ = Jᵀw; d⟨w, ½δᵀHδ⟩/dδ = Σ_a w_a H_a δ, the θ-derivative of ⟨Jᵀw, δ⟩.
         var jtw = JacobianProducts.VjpOf(f0, inputs.Theta0, gradOutput, createGraph: createGraph || second);
         if (second)
         {
-            var hv = JacobianProducts.HessianVectorOf(jtw, inputs.Theta0, inputs.Deltas!, createGraph);
+            var hv = JacobianProducts.HessianVectorOf(jtw, inputs.Theta0, saved.Skip(1).ToArray(), createGraph);
             for (int k = 0; k < jtw.Length; k++) jtw[k] = (createGraph ? jtw[k] : jtw[k].detach()).add(hv[k]);
         }
         var result = new List<Tensor>(jtw.Length + 1) { null! };
