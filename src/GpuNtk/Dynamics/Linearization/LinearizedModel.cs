@@ -16,7 +16,8 @@ namespace GpuNtk.Dynamics.Linearization;
 /// names and shapes (<c>layers.1.weight</c>, …) and initialised to zero, so any TorchSharp optimizer or trainer trains
 /// it exactly like the network: the forward pass returns f_lin, and backward gives ∂L/∂δ (= ∂L/∂θ of the linearized
 /// model). θ0 lives in a private frozen copy of the network that no optimizer sees and that never accumulates
-/// gradients. Works in any dtype and on any device (<c>.to()</c> moves θ0 along with the deltas).
+/// gradients. The inputs x are constants (no gradient flows to them). Works in any dtype and on any device (<c>.to()</c>
+/// moves θ0 along with the deltas).
 /// </para>
 /// </summary>
 public sealed class LinearizedModel : nn.Module<Tensor, Tensor>
