@@ -1,3 +1,4 @@
+using GpuNtk.Dynamics.Predictors;
 using GpuNtk.Kernels.Analytic;
 using NUnit.Framework;
 using TorchSharp;
@@ -39,7 +40,7 @@ public sealed class KernelRegressionTests
     {
         var kernel = AnalyticKernel.FromSpec("fcn:depth=2,act=erf,in=6");
         var (x, y) = Data(10, 3);
-        using var ntk = InfiniteWidthPredictor.NtkAtConvergence(kernel, x, y, x);
+        using var ntk = InfiniteWidthPredictor.Ensemble(kernel, x, y, x, learningRate: 1, t: double.PositiveInfinity);
         using var nngp = InfiniteWidthPredictor.NngpPosterior(kernel, x, y, x);
         Assert.That(ntk.Mean.allclose(y, rtol: 0, atol: 1e-8), "trained to convergence: zero training error");
         Assert.That(nngp.Mean.allclose(y, rtol: 0, atol: 1e-8), "noise-free posterior mean");
@@ -48,21 +49,26 @@ public sealed class KernelRegressionTests
     }
 
     [Test]
-    public void EnsembleCovarianceMatchesTheClosedForm()
+    public void EnsembleMatchesTheClosedFormOfLee2019()
     {
-        // Lee et al. 2019, eq. 16 with explicit inverses, against the Cholesky-based implementation.
+        // t = ∞ (eq. 16) with explicit inverses, and t = 0 (the NNGP prior, zero mean), through the linearization
+        // helper's ensemble predictor fed with the analytic kernels.
         var kernel = AnalyticKernel.FromSpec("fcn:depth=1,act=relu,in=6");
         var (x, y) = Data(9, 4);
         var (xt, _) = Data(4, 5);
         using var train = kernel.Compute(x);
         using var cross = kernel.Compute(xt, x);
         using var test = kernel.Compute(xt);
-        using var p = InfiniteWidthPredictor.NtkAtConvergence(train.Ntk!, cross.Ntk!, y, 0, train.Nngp, cross.Nngp, test.Nngp);
+        using var p = InfiniteWidthPredictor.Ensemble(kernel, x, y, xt, learningRate: 0.5, t: double.PositiveInfinity);
         var a = cross.Ntk!.matmul(linalg.inv(train.Ntk!));                           // Θ*Θ⁻¹
         var cov = test.Nngp! - a.matmul(cross.Nngp!.t()) - cross.Nngp!.matmul(a.t()) + a.matmul(train.Nngp!).matmul(a.t());
         Assert.That(p.Covariance!.allclose(cov, rtol: 1e-7, atol: 1e-9));
         Assert.That(p.Mean.allclose(a.matmul(y), rtol: 1e-7, atol: 1e-9));
-        Assert.That(linalg.eigvalsh((p.Covariance! + p.Covariance!.t()) / 2).min().item<double>(), Is.GreaterThan(-1e-9), "a covariance");
+        using var start = InfiniteWidthPredictor.Ensemble(kernel, x, y, xt, learningRate: 0.5, t: 0);
+        Assert.That(start.Mean.abs().max().item<double>(), Is.LessThan(1e-12), "untrained: zero mean");
+        Assert.That(start.Covariance!.allclose(test.Nngp!, rtol: 1e-10, atol: 1e-12), "untrained: the NNGP prior");
+        using var late = InfiniteWidthPredictor.Ensemble(kernel, x, y, xt, learningRate: 0.5, t: 1e7);
+        Assert.That(late.Mean.allclose(p.Mean, rtol: 1e-6, atol: 1e-8), "t → ∞");
     }
 
     [Test]
