@@ -139,7 +139,7 @@ public sealed class AnalyticKernel
                     long nj = Math.Min(block, n2 - j0);
                     using var scope = NewDisposeScope();
                     var state = Input.Grid(x1.narrow(0, i0, ni), x2.narrow(0, j0, nj));
-                    var context = KernelContext.ForGrid(trackNtk, vars1, i0, ni, vars2, j0, nj);
+                    var context = KernelContext.ForGrid(trackNtk, vars1, i0, ni, vars2, j0, nj, options.FuseCpuKernels);
                     state = Finish(KernelLayers.ApplyAll(Layers, state, context), trackNtk);
                     if (nngp is not null) Store(nngp, state.Nngp, i0, j0, symmetric, diagonalNngp);
                     if (ntk is not null) Store(ntk, state.Ntk!, i0, j0, symmetric, diagonalNtk);

@@ -15,9 +15,10 @@ public sealed class KernelContext
     private readonly long _rowStart, _rowCount, _columnStart, _columnCount;
 
     private KernelContext(bool trackNtk, SelfVariances? recording, SelfVariances? rows, long rowStart, long rowCount,
-        SelfVariances? columns, long columnStart, long columnCount)
+        SelfVariances? columns, long columnStart, long columnCount, bool fuseCpuKernels = false)
     {
         TrackNtk = trackNtk;
+        FuseCpuKernels = fuseCpuKernels;
         _recording = recording;
         _rows = rows;
         _columns = columns;
@@ -27,14 +28,17 @@ public sealed class KernelContext
     /// <summary>Whether layers propagate the NTK (false: NNGP only, about half the work).</summary>
     public bool TrackNtk { get; }
 
+    /// <summary>Whether the grid pass may use fused CPU kernels for common layer pairs (ReLU → dense in float32).</summary>
+    public bool FuseCpuKernels { get; }
+
     /// <summary>Pair pass that records the self-variances into <paramref name="recording"/>.</summary>
     public static KernelContext ForPairs(SelfVariances recording, bool trackNtk = false) =>
         new(trackNtk, recording, null, 0, 0, null, 0, 0);
 
     /// <summary>Grid pass over rows [rowStart, rowStart + rowCount) of X1 and the given columns of X2.</summary>
     public static KernelContext ForGrid(bool trackNtk, SelfVariances rows, long rowStart, long rowCount,
-        SelfVariances columns, long columnStart, long columnCount) =>
-        new(trackNtk, null, rows, rowStart, rowCount, columns, columnStart, columnCount);
+        SelfVariances columns, long columnStart, long columnCount, bool fuseCpuKernels = true) =>
+        new(trackNtk, null, rows, rowStart, rowCount, columns, columnStart, columnCount, fuseCpuKernels);
 
     /// <summary>Self-variances of the representation entering <paramref name="layer"/>, broadcastable to the state.</summary>
     public (Tensor Var1, Tensor Var2) Variances(IKernelLayer layer, KernelState state)

@@ -3,11 +3,15 @@ namespace GpuNtk.Kernels.Analytic;
 /// <summary>Runs a sequence of kernel layers, freeing each intermediate state as soon as the next exists.</summary>
 public static class KernelLayers
 {
-    public static KernelState ApplyAll(IEnumerable<IKernelLayer> layers, KernelState state, KernelContext context)
+    public static KernelState ApplyAll(IReadOnlyList<IKernelLayer> layers, KernelState state, KernelContext context)
     {
-        foreach (var layer in layers)
+        for (int i = 0; i < layers.Count; i++)
         {
-            var next = layer.Apply(state, context);
+            KernelState next;
+            if (i + 1 < layers.Count && CpuReluDenseFusion.CanFuse(layers[i], layers[i + 1], state, context))
+                next = CpuReluDenseFusion.Apply((ActivationKernelLayer)layers[i], (DenseKernelLayer)layers[++i], state, context);
+            else
+                next = layers[i].Apply(state, context);
             Release(state, next);
             state = next;
         }

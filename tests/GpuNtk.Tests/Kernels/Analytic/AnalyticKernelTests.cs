@@ -119,6 +119,39 @@ public sealed class AnalyticKernelTests
         Assert.That(MonteCarloAgreementTests.RelativeError(k32.Nngp!.to(ScalarType.Float64), k64.Nngp!), Is.LessThan(1e-5));
     }
 
+    [TestCase(KernelKinds.Both)]
+    [TestCase(KernelKinds.Nngp)]
+    public void FusedCpuKernelMatchesTensorOps(KernelKinds kinds)
+    {
+        // 37 and 13 examples in blocks of 16: SIMD bodies, scalar tails, diagonal and off-diagonal blocks.
+        var kernel = AnalyticKernel.FromSpec("fcn:depth=3,act=relu,in=20,bstd=0.3");
+        var x1 = Inputs(37, 20, 1).to(ScalarType.Float32);
+        var x2 = Inputs(13, 20, 2).to(ScalarType.Float32);
+        foreach (var x2Case in new[] { null, x2 })
+        {
+            using var fused = kernel.Compute(x1, x2Case, new AnalyticKernelOptions(kinds, BlockSize: 16));
+            using var plain = kernel.Compute(x1, x2Case, new AnalyticKernelOptions(kinds, BlockSize: 16, FuseCpuKernels: false));
+            Assert.That(MonteCarloAgreementTests.RelativeError(fused.Nngp!.to(ScalarType.Float64), plain.Nngp!.to(ScalarType.Float64)), Is.LessThan(2e-6), "NNGP");
+            if (kinds == KernelKinds.Nngp) { Assert.That(fused.Ntk, Is.Null); continue; }
+            Assert.That(MonteCarloAgreementTests.RelativeError(fused.Ntk!.to(ScalarType.Float64), plain.Ntk!.to(ScalarType.Float64)), Is.LessThan(2e-6), "NTK");
+        }
+    }
+
+    [Test]
+    public void FusedArcCosineIsAccurate()
+    {
+        var x = linspace(-1, 1, 800_001, ScalarType.Float32);
+        var values = x.data<float>().ToArray();
+        double maxError = 0;
+        for (int i = 0; i + 8 <= values.Length; i += 8)
+        {
+            var v = System.Runtime.Intrinsics.Vector256.Create(values.AsSpan(i, 8));
+            var acos = CpuReluDenseFusion.Acos(v);
+            for (int j = 0; j < 8; j++) maxError = Math.Max(maxError, Math.Abs(acos[j] - Math.Acos(values[i + j])));
+        }
+        Assert.That(maxError, Is.LessThan(4e-7), "within two float32 ulps of π");
+    }
+
     [Test]
     public void NngpOnlyAndNtkOnlyMatchBoth()
     {
