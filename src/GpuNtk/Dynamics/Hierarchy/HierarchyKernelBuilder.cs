@@ -99,6 +99,7 @@ internal sealed class HierarchyKernelBuilder
     /// </summary>
     private Tensor Grid(long nx, long ny, int order, Func<Tensor, Tensor, Tensor> rows, long width, double weight)
     {
+        var watch = System.Diagnostics.Stopwatch.StartNew();
         long total = nx * ny;
         var result = empty(total, width, _dtype, _device);
         long chunk = Math.Max(1, _options.MemoryBudgetBytes / 2 / Math.Max(1, _d.BytesPerRow(order) + width * _dtype.ElementSize()));
@@ -113,6 +114,7 @@ internal sealed class HierarchyKernelBuilder
             }
             Progress(count * weight);
         }
+        _logger.LogDebug("{Rows} rows of order {Order} in {Chunk}-row chunks: {Seconds:F2} s", total, order, chunk, watch.Elapsed.TotalSeconds);
         return result;
     }
 
