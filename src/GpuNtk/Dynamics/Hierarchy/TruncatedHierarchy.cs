@@ -72,7 +72,8 @@ public sealed class TruncatedHierarchy : IDisposable
         {
             // Level r = level + 2 moves with K⁽ʳ⁺¹⁾: the next state tensor, or the frozen top kernel.
             var next = level + 1 < y.Count ? y[level + 1] : _frozen;
-            result[level] = next.matmul(r);
+            // As one [rows, n] × [n] product: matmul on a 4-D tensor would take a slow batched path.
+            result[level] = next.reshape(-1, _n).matmul(r).view(y[level].shape);
         }
         return result;
     }
