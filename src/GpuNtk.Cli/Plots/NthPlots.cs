@@ -40,7 +40,7 @@ internal static class NthPlots
             scatter.MarkerSize = 9;
             scatter.LegendText = fit is null || double.IsNaN(fit.Exponent)
                 ? $"p = {group.Key}"
-                : string.Create(CultureInfo.InvariantCulture, $"p = {group.Key}: slope {fit.Exponent:F2} (bound −p/2 = {-group.Key / 2.0:F1})");
+                : string.Create(CultureInfo.InvariantCulture, $"p = {group.Key}: slope {fit.Exponent:F2} (paper bound −p/2 = {-group.Key / 2.0:F1})");
             var (slope, intercept, _) = PowerLawFit.Fit(points.Select(s => (double)s.Width).ToArray(), points.Select(value).ToArray());
             if (xs.Length >= 2 && !double.IsNaN(slope))
             {
@@ -87,6 +87,15 @@ internal static class NthPlots
         return path;
     }
 
+    /// <summary>Tick label for log10 value v: plain numbers in [0.001, 10⁵), 1e±k beyond.</summary>
+    private static string PowerOfTen(double v)
+    {
+        double value = Math.Pow(10, v);
+        return value is >= 1e-3 and < 1e5
+            ? value.ToString("0.###", CultureInfo.InvariantCulture)
+            : "1e" + Math.Round(v).ToString(CultureInfo.InvariantCulture);
+    }
+
     private static void LogAxes(Plot plot)
     {
         foreach (var axis in new IAxis[] { plot.Axes.Bottom, plot.Axes.Left })
@@ -94,7 +103,7 @@ internal static class NthPlots
             {
                 MinorTickGenerator = new ScottPlot.TickGenerators.LogMinorTickGenerator(),
                 IntegerTicksOnly = true,
-                LabelFormatter = v => Math.Pow(10, v).ToString("G3", CultureInfo.InvariantCulture),
+                LabelFormatter = PowerOfTen,
             };
     }
 }

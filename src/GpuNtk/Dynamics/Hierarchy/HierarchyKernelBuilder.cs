@@ -51,7 +51,7 @@ internal sealed class HierarchyKernelBuilder
         _d = _directions(_xu);
         long pairs = _n * (_n + 1) / 2;
         _workTotal = _nu + (maxOrder >= 3 ? 2.0 * _nu * _n : 0) + (maxOrder >= 4 ? 4.0 * _nu * pairs + 3.0 * (_n * _n + 2 * _na * _n) : 0);
-        _logger.LogInformation("Hierarchy kernels up to K{Order}: {Probes} probes × {Train} training points ({Points} distinct points), {Backend}",
+        _logger.LogDebug("Hierarchy kernels up to K{Order}: {Probes} probes × {Train} training points ({Points} distinct points), {Backend}",
             maxOrder, _na, _n, _nu, _d.GetType().Name);
 
         // J[x, d] = g_x·g_d.

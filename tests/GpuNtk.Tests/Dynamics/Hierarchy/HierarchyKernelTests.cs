@@ -89,7 +89,9 @@ public sealed class HierarchyKernelTests
     {
         using var scope = NewDisposeScope();
         using var net = NetworkFactory.Create("fcn:depth=2,width=12,act=tanh,in=3,out=1,param=standard", seed: 5, ScalarType.Float64);
-        net.layers.children().OfType<DenseLayer>().First().bias.requires_grad_(false);   // a frozen parameter is a constant
+        // Frozen parameters are constants: a first-layer bias, and the readout weight (its bias still trains).
+        net.layers.children().OfType<DenseLayer>().First().bias.requires_grad_(false);
+        net.layers.children().OfType<DenseLayer>().Last().weight.requires_grad_(false);
         var train = Sphere(4, 3, seed: 3);
         var probe = cat([Sphere(2, 3, seed: 4), train]);
         using var structured = HierarchyKernels.Compute(net, probe, train, 4, new HierarchyKernelOptions(HierarchyKernelMethod.Structured));
