@@ -8,4 +8,5 @@ root.Subcommands.Add(InfoCommand.Create());
 root.Subcommands.Add(NtkCommand.Create());
 root.Subcommands.Add(CheckpointCommand.Create());
 root.Subcommands.Add(NthCommand.Create());
+root.Subcommands.Add(LinearizeCommand.Create());
 return await CliRunner.InvokeAsync(root, args);
