@@ -8,5 +8,6 @@ root.Subcommands.Add(InfoCommand.Create());
 root.Subcommands.Add(NtkCommand.Create());
 root.Subcommands.Add(CheckpointCommand.Create());
 root.Subcommands.Add(KernelCommand.Create());
+root.Subcommands.Add(NthCommand.Create());
 root.Subcommands.Add(LinearizeCommand.Create());
 return await CliRunner.InvokeAsync(root, args);
