@@ -12,7 +12,7 @@ internal sealed record SampleOptions
     public int Test { get; init; } = 1000;
     public double Regularizer { get; init; } = 1e-4;
     public long[] Widths { get; init; } = [64, 128, 256, 512, 1024, 2048];
-    public int Seeds { get; init; } = 4;
+    public int Seeds { get; init; } = 8;
     public int ConvergenceInputs { get; init; } = 8;
     public string Out { get; init; } = Path.Combine("out", "InfiniteWidthRegression");
 
