@@ -95,26 +95,23 @@ public static class SyntheticCifar10
     {
         // Balanced classes in a random order.
         var labels = arange(count, ScalarType.Int64).remainder(Cifar10Format.Classes).index_select(0, randperm(count, generator: g));
-        var images = templates.index_select(0, labels);
+        Tensor images;
         if (o.MaxShift > 0)
         {
-            // Translate each image by its own (dy, dx): one roll per distinct shift.
-            var dy = randint(-o.MaxShift, o.MaxShift + 1, [count], generator: g);
-            var dx = randint(-o.MaxShift, o.MaxShift + 1, [count], generator: g);
-            var key = (dy + o.MaxShift) * (2 * o.MaxShift + 1) + (dx + o.MaxShift);
-            var shifted = empty_like(images);
-            for (int k = 0; k < (2 * o.MaxShift + 1) * (2 * o.MaxShift + 1); k++)
-            {
-                var idx = nonzero(key.eq(k)).view(-1);
-                if (idx.shape[0] == 0) continue;
-                long sy = k / (2 * o.MaxShift + 1) - o.MaxShift, sx = k % (2 * o.MaxShift + 1) - o.MaxShift;
-                shifted.index_copy_(0, idx, images.index_select(0, idx).roll([sy, sx], [2L, 3L]));
-            }
-            images = shifted;
+            // Every class template at every shift (dy, dx), then one gather: key = shift·K + class.
+            int side = 2 * o.MaxShift + 1;
+            var shifted = stack(Enumerable.Range(0, side * side)
+                .Select(k => templates.roll([k / side - (long)o.MaxShift, k % side - (long)o.MaxShift], [2L, 3L])).ToArray());
+            var shift = randint(0, side * side, [count], generator: g);
+            images = shifted.view(-1, Cifar10Format.Channels, Cifar10Format.ImageSize, Cifar10Format.ImageSize)
+                .index_select(0, shift.mul(Cifar10Format.Classes).add_(labels));
         }
-        var mix = randn([count, NuisancePatterns], ScalarType.Float64, generator: g) / Math.Sqrt(NuisancePatterns);
-        var clutter = mix.matmul(nuisance.view(NuisancePatterns, -1)).view_as(images);
-        var noise = randn(images.shape, ScalarType.Float64, generator: g);
+        else images = templates.index_select(0, labels);
+        // Per-image work in float32: the result is rounded to bytes anyway.
+        images = images.to(ScalarType.Float32);
+        var mix = randn([count, NuisancePatterns], ScalarType.Float32, generator: g) / (float)Math.Sqrt(NuisancePatterns);
+        var clutter = mix.matmul(nuisance.to(ScalarType.Float32).view(NuisancePatterns, -1)).view_as(images);
+        var noise = randn(images.shape, ScalarType.Float32, generator: g);
         var x = images.mul(o.Signal).add_(clutter, alpha: o.Nuisance).add_(noise, alpha: o.Noise).add_(127.5);
         var pixels = x.round_().clamp_(0, 255).to(ScalarType.Byte).contiguous();
         return (pixels, labels);
