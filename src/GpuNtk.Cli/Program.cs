@@ -6,6 +6,7 @@ using GpuNtk.Cli.Commands;
 var root = new RootCommand("gpuntk — train neural networks while measuring their neural tangent kernel (TorchSharp/libtorch).");
 root.Subcommands.Add(InfoCommand.Create());
 root.Subcommands.Add(NtkCommand.Create());
+root.Subcommands.Add(CheckpointCommand.Create());
 root.Subcommands.Add(TrainCommand.Create());
 root.Subcommands.Add(DataCommand.Create());
 return await CliRunner.InvokeAsync(root, args);

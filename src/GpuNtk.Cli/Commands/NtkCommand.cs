@@ -23,14 +23,16 @@ internal static class NtkCommand
         var output = new Option<string>("--output") { Description = "full ([N1,N2,O,O]), trace ([N1,N2], mean over outputs) or diagonal.", DefaultValueFactory = _ => "trace" };
         var implementation = new Option<string>("--implementation") { Description = "auto, jc, vp, sd or reference.", DefaultValueFactory = _ => "auto" };
         var outPath = new Option<string?>("--out") { Description = "Write Θ to this .npy file." };
+        var checkpoint = CheckpointOptions.Checkpoint();
 
         var command = new Command("ntk", "Compute the empirical neural tangent kernel Θ(X1, X2) of a network at initialisation.");
-        foreach (var o in new Option[] { arch, inputs, inputs2, random, output, implementation, dtype, device, seed, outPath }) command.Options.Add(o);
+        foreach (var o in new Option[] { arch, inputs, inputs2, random, output, implementation, dtype, device, seed, outPath, checkpoint }) command.Options.Add(o);
         command.SetAction(parse => CliRunner.Run(() =>
         {
             var dt = CommonOptions.ParseDType(parse.GetValue(dtype)!);
             var dev = CommonOptions.ParseDevice(parse.GetValue(device)!);
             using var net = NetworkFactory.Create(parse.GetValue(arch)!, parse.GetValue(seed), dt, dev);
+            CheckpointOptions.Apply(net, parse.GetValue(checkpoint));
             var x1 = LoadInputs(parse.GetValue(inputs), net.Spec, parse.GetValue(random), parse.GetValue(seed), dt, dev);
             var x2Path = parse.GetValue(inputs2);
             var x2 = x2Path is null ? null : LoadInputs(x2Path, net.Spec, 0, 0, dt, dev);
