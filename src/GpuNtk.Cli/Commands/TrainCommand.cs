@@ -49,10 +49,11 @@ internal static class TrainCommand
         var resume = new Option<bool>("--resume") { Description = "Continue the run in --out from its checkpoint (its own configuration; --steps may extend it)." };
         var noPlots = new Option<bool>("--no-plots") { Description = "Skip the PNG plots." };
         var noTensorBoard = new Option<bool>("--no-tensorboard") { Description = "Skip the TensorBoard event files." };
+        var initFrom = CheckpointOptions.InitFrom();
 
         var command = new Command("train", "Train a network on CIFAR-10 (or the synthetic CIFAR-format set) while logging its NTK's change, parameter drift and losses.");
         foreach (var o in new Option[] { arch, data, dataDir, optimizer, lr, momentum, batch, steps, logEvery, probe, ntkProbe, loss, targets, classes,
-                     trainSize, testSize, checkpointEvery, flowStep, rtol, atol, explode, seed, dtype, device, outDir, resume, noPlots, noTensorBoard })
+                     trainSize, testSize, checkpointEvery, flowStep, rtol, atol, explode, initFrom, seed, dtype, device, outDir, resume, noPlots, noTensorBoard })
             command.Options.Add(o);
 
         command.SetAction(parse => CliRunner.Run(() =>
@@ -109,6 +110,7 @@ internal static class TrainCommand
                     FlowRelativeTolerance = parse.GetValue(rtol),
                     FlowAbsoluteTolerance = parse.GetValue(atol),
                     ExplosionFactor = parse.GetValue(explode),
+                    InitFrom = parse.GetValue(initFrom),
                 };
             }
 

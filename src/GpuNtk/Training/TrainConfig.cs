@@ -48,6 +48,8 @@ public sealed record TrainConfig
     public double ExplosionFactor { get; init; } = 1e4;
     /// <summary>Full-batch gradients are accumulated over chunks of this many examples (memory bound).</summary>
     public int FullBatchChunk { get; init; } = 2048;
+    /// <summary>Start from the weights in this .pt/.pth/.safetensors file instead of the seeded initialisation (θ0 = those weights).</summary>
+    public string? InitFrom { get; init; }
 
     /// <summary>Effective learning rate: η, or η/(1−β) with momentum (the gradient-flow limit of heavy-ball and Nesterov).</summary>
     [JsonIgnore]
@@ -76,6 +78,7 @@ public sealed record TrainConfig
         if (!(FlowRelativeTolerance > 0) || !(FlowAbsoluteTolerance > 0)) throw new ArgumentException("ODE tolerances must be positive");
         if (!(ExplosionFactor > 1)) throw new ArgumentException("the explosion factor must be > 1");
         if (FullBatchChunk < 1) throw new ArgumentException("the full-batch chunk must be ≥ 1");
+        if (InitFrom is { } init && !File.Exists(init)) throw new FileNotFoundException($"--init-from {init}: no such file", init);
     }
 
     public static JsonSerializerOptions JsonOptions { get; } = new()

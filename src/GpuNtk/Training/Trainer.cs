@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json.Nodes;
+using GpuNtk.Checkpoints;
 using GpuNtk.Data;
 using GpuNtk.Networks;
 using GpuNtk.Training.Telemetry;
@@ -65,7 +66,11 @@ public sealed class Trainer
 
         var spec = ArchitectureSpec.Parse(_config.Arch);
         using var network = NetworkFactory.Create(spec, _config.Seed, _config.DType, _device);
-        _hooks.InitializeNetwork?.Invoke(network);
+        if (_config.InitFrom is { } init)
+        {
+            var loaded = CheckpointFiles.LoadInto(network, init, strict: true, convertDType: true);
+            _logger.LogInformation("initial weights: {Count} tensors from {Path} (names: {Mapping})", loaded.Loaded.Count, init, loaded.Mapping);
+        }
         using var data = DatasetLoader.Load(_config.Data, spec.Outputs, _config.DType, _device, _logger);
         using var probeTrain = ProbeSubset(data.Train, _config.ProbeTrain, _config.Seed + 101);
         using var probeTest = ProbeSubset(data.Test, _config.ProbeTest, _config.Seed + 202);
@@ -102,7 +107,7 @@ public sealed class Trainer
             var clock = Stopwatch.StartNew();
             if (!resume)
             {
-                var row0 = Measure(telemetry, run, 0, clock);
+                var row0 = Measure(telemetry, run, double.NaN, clock);
                 run.ReferenceLoss = row0[Metric.TrainLoss];
             }
             using var monitor = new DivergenceMonitor(run.ReferenceLoss, _config.ExplosionFactor, _device);
