@@ -13,20 +13,24 @@ public sealed class ProgressBar : ITelemetrySink, IProgress<TrainingProgress>
 {
     private readonly bool _enabled = !Console.IsOutputRedirected;
     private readonly Stopwatch _sinceDraw = Stopwatch.StartNew();
-    private long _startStep;
+    private (long Step, double Seconds)? _first;
     private bool _drawn;
 
-    public void Begin(TelemetryRun run) => _startStep = run.StartStep;
+    public void Begin(TelemetryRun run) => _first = null;
 
     public void Report(TrainingProgress value)
     {
-        if (!_enabled || _sinceDraw.ElapsedMilliseconds < 200 && value.Step < value.TotalSteps) return;
+        if (!_enabled) return;
+        _first ??= (value.Step, value.ElapsedSeconds);
+        if (_sinceDraw.ElapsedMilliseconds < 200 && value.Step < value.TotalSteps) return;
         _sinceDraw.Restart();
         const int width = 30;
         double fraction = (double)value.Step / value.TotalSteps;
         int filled = (int)Math.Round(fraction * width);
-        long done = value.Step - _startStep;
-        double eta = done > 0 ? value.ElapsedSeconds / done * (value.TotalSteps - value.Step) : double.NaN;
+        // The rate since the first report, so set-up time does not inflate the estimate.
+        _first ??= (value.Step, value.ElapsedSeconds);
+        long done = value.Step - _first.Value.Step;
+        double eta = done > 0 ? (value.ElapsedSeconds - _first.Value.Seconds) / done * (value.TotalSteps - value.Step) : double.NaN;
         var line = string.Create(CultureInfo.InvariantCulture,
             $"[{new string('#', filled)}{new string('.', width - filled)}] {value.Step}/{value.TotalSteps} {100 * fraction:0}%  {value.ElapsedSeconds:0}s elapsed");
         if (double.IsFinite(eta)) line += string.Create(CultureInfo.InvariantCulture, $", ~{eta:0}s left");
