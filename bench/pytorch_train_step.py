@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""PyTorch peer of `dotnet run --project bench/TrainStep -c Release`: one training step of an FCN 3072-512-512-10
+"""PyTorch peer of `dotnet run --project bench/GpuNtk.Bench.TrainStep -c Release`: one training step of an FCN 3072-512-512-10
 (ReLU), batch 128, SGD with heavy-ball momentum 0.9, MSE loss 1/(2·N·O)·‖f−y‖², minibatches drawn on the device from a
 4096-example set. Two layer flavours: NTK parameterization (addmm with σw/√fan_in and σb multipliers, what GpuNtk's
 DenseLayer computes) and plain nn.Linear. Run with Debian's interpreter: /usr/bin/python3 bench/pytorch_train_step.py

@@ -1,6 +1,6 @@
 // Training-step time of GpuNtk against bench/pytorch_train_step.py: FCN 3072-512-512-10 (ReLU, NTK parameterization),
 // batch 128, SGD with heavy-ball momentum 0.9, MSE 1/(2·N·O)·‖f−y‖², minibatches drawn on the device from 4096 examples.
-//   dotnet run --project bench/TrainStep -c Release -- [--threads 2] [--steps 200] [--repeats 5] [--trainer]
+//   dotnet run --project bench/GpuNtk.Bench.TrainStep -c Release -- [--threads 2] [--steps 200] [--repeats 5] [--trainer]
 // "loop" times the step exactly as the trainer takes it (sampler → index_select → forward → loss → backward → SGD) with
 // the public API; --trainer also runs the whole Trainer (synthetic data, telemetry only at the end) and reports its
 // own training-time-per-step figure, which excludes telemetry.
