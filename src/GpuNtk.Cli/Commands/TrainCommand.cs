@@ -31,7 +31,7 @@ internal static class TrainCommand
         var lr = new Option<double>("--lr") { Description = "Learning rate η (MSE = 1/(2·N·O)·‖f−y‖²; η_max is printed at the start).", DefaultValueFactory = _ => defaults.LearningRate };
         var momentum = new Option<double>("--momentum") { Description = "β for momentum and nesterov.", DefaultValueFactory = _ => defaults.Momentum };
         var batch = new Option<int>("--batch") { Description = "Minibatch size; 0 = full batch.", DefaultValueFactory = _ => defaults.BatchSize };
-        var steps = new Option<long>("--steps") { Description = "Optimizer steps (flow: integrate to t = steps·η).", DefaultValueFactory = _ => defaults.Steps };
+        var steps = new Option<long>("--steps") { Description = "Optimizer steps (flow: integrate to t = steps; time is counted in steps).", DefaultValueFactory = _ => defaults.Steps };
         var logEvery = new Option<int>("--log-every") { Description = "Telemetry interval in steps.", DefaultValueFactory = _ => defaults.LogEvery };
         var probe = new Option<string>("--probe") { Description = "Telemetry probe: N (N train + N test examples) or NTRAIN,NTEST.", DefaultValueFactory = _ => $"{defaults.ProbeTrain},{defaults.ProbeTest}" };
         var ntkProbe = new Option<int?>("--ntk-probe") { Description = "Training-probe examples on which the NTK is computed (default: min(probe, 256)); 0 turns the NTK telemetry off." };
@@ -46,7 +46,7 @@ internal static class TrainCommand
         var atol = new Option<double>("--atol") { Description = "Gradient flow: absolute tolerance of the adaptive solver.", DefaultValueFactory = _ => defaults.FlowAbsoluteTolerance };
         var explode = new Option<double>("--explode") { Description = "Stop as diverged when the loss exceeds this multiple of its initial value.", DefaultValueFactory = _ => defaults.ExplosionFactor };
         var outDir = new Option<string?>("--out") { Description = "Run folder (metrics, checkpoint, plots, TensorBoard); default runs/train-<date>-<time>." };
-        var resume = new Option<bool>("--resume") { Description = "Continue the run in --out from its checkpoint (its own configuration; --steps may extend it)." };
+        var resume = new Option<bool>("--resume") { Description = "Continue the run in --out from its checkpoint, with its own configuration (--steps, --log-every, --checkpoint-every, --lr and --explode may change)." };
         var noPlots = new Option<bool>("--no-plots") { Description = "Skip the PNG plots." };
         var noTensorBoard = new Option<bool>("--no-tensorboard") { Description = "Skip the TensorBoard event files." };
         var initFrom = CheckpointOptions.InitFrom();
@@ -69,10 +69,14 @@ internal static class TrainCommand
             if (isResume)
             {
                 var saved = Trainer.ReadCheckpointConfig(Path.Combine(outPath, Trainer.CheckpointFileName));
+                // The checkpoint's own configuration; only these settings may change on resume.
                 config = saved with
                 {
                     Steps = Explicit(parse, steps) ? parse.GetValue(steps) : saved.Steps,
+                    LogEvery = Explicit(parse, logEvery) ? parse.GetValue(logEvery) : saved.LogEvery,
                     CheckpointEvery = Explicit(parse, checkpointEvery) ? parse.GetValue(checkpointEvery) : saved.CheckpointEvery,
+                    LearningRate = Explicit(parse, lr) ? parse.GetValue(lr) : saved.LearningRate,
+                    ExplosionFactor = Explicit(parse, explode) ? parse.GetValue(explode) : saved.ExplosionFactor,
                 };
                 logger.LogInformation("resuming {Out} with its saved configuration (steps {Steps})", outPath, config.Steps);
             }

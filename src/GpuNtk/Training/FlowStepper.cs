@@ -6,7 +6,7 @@ namespace GpuNtk.Training;
 
 /// <summary>
 /// Full-batch gradient flow dθ/dt = −η·∇L(θ) for every trained model, integrated together by Dormand–Prince 5(4)
-/// (adaptive, or fixed steps). Time is in the conventions' units: t = k·η after the equivalent of k GD steps.
+/// (adaptive, or fixed steps). Time is counted in steps (src/GpuNtk/Kernels/README.md): t = k matches k GD steps.
 /// </summary>
 internal sealed class FlowStepper : IDisposable
 {

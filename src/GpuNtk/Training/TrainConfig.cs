@@ -25,7 +25,7 @@ public sealed record TrainConfig
     public double Momentum { get; init; } = 0.9;
     /// <summary>Minibatch size; 0 means full batch (gradient descent).</summary>
     public int BatchSize { get; init; } = 128;
-    /// <summary>Optimizer steps; for gradient flow, the run integrates to t = Steps·η.</summary>
+    /// <summary>Optimizer steps; for gradient flow, the run integrates to t = Steps (time is counted in steps).</summary>
     public long Steps { get; init; } = 1000;
     /// <summary>Telemetry interval in steps.</summary>
     public int LogEvery { get; init; } = 100;
@@ -51,12 +51,18 @@ public sealed record TrainConfig
     /// <summary>Start from the weights in this .pt/.pth/.safetensors file instead of the seeded initialisation (θ0 = those weights).</summary>
     public string? InitFrom { get; init; }
 
-    /// <summary>Effective learning rate: η, or η/(1−β) with momentum (the gradient-flow limit of heavy-ball and Nesterov).</summary>
-    [JsonIgnore]
-    public double EffectiveLearningRate => Optimizer.UsesMomentum() ? LearningRate / (1 - Momentum) : LearningRate;
+    /// <summary>
+    /// Continuous time after <paramref name="step"/> steps. Time is counted in steps (src/GpuNtk/Kernels/README.md):
+    /// step k of SGD or momentum is t = k, and gradient flow dθ/dt = −η·∇L runs to t = <see cref="Steps"/>.
+    /// </summary>
+    public static double TimeAt(long step) => step;
 
-    /// <summary>Continuous time reached after <paramref name="step"/> steps: step·η (SGD, flow) or step·η/(1−β) (momentum).</summary>
-    public double TimeAt(long step) => step * EffectiveLearningRate;
+    /// <summary>Settings a resumed run may change without breaking its checkpoint: how long, how often to log and save, the rate, the divergence limit.</summary>
+    public TrainConfig WithResumableSettingsOf(TrainConfig other) => this with
+    {
+        Steps = other.Steps, LogEvery = other.LogEvery, CheckpointEvery = other.CheckpointEvery,
+        LearningRate = other.LearningRate, ExplosionFactor = other.ExplosionFactor,
+    };
 
     public void Validate()
     {

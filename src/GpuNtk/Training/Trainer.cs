@@ -91,15 +91,12 @@ public sealed class Trainer
                 var jsonl = Path.Combine(_out, MetricsJsonlFileName);
                 history = File.Exists(jsonl) ? JsonlSink.Read(jsonl).Where(r => r.Step <= run.Step).ToList() : [];
             }
-            else
-            {
-                File.WriteAllText(Path.Combine(_out, "config.json"), _config.ToJson());
-                if (_config.Optimizer != OptimizerKind.Flow) CheckLearningRate(network, probeTrain, run);
-            }
+            else if (_config.Optimizer != OptimizerKind.Flow) CheckLearningRate(network, probeTrain, run);
+            File.WriteAllText(Path.Combine(_out, "config.json"), _config.ToJson());
             foreach (var sink in _sinks) sink.Begin(new TelemetryRun(_out, _config, description, run.Step, history));
 
             using var flow = _config.Optimizer == OptimizerKind.Flow
-                ? new FlowStepper(models, data.Train, _config, _config.TimeAt(run.Step), run.FlowStepSize > 0 ? run.FlowStepSize : null)
+                ? new FlowStepper(models, data.Train, _config, TrainConfig.TimeAt(run.Step), run.FlowStepSize > 0 ? run.FlowStepSize : null)
                 : null;
             var discrete = flow is null ? new DiscreteStepper(models, data.Train, _config, sampler) : null;
             long examplesPerStep = sampler.BatchSize;
@@ -125,10 +122,10 @@ public sealed class Trainer
                     Tensor loss;
                     if (flow is not null)
                     {
-                        try { loss = flow.AdvanceTo(_config.TimeAt(next), cancellation); }
+                        try { loss = flow.AdvanceTo(TrainConfig.TimeAt(next), cancellation); }
                         catch (Exception e) when (e is ArithmeticException or InvalidOperationException)
                         {
-                            failure = $"the gradient flow failed between t = {_config.TimeAt(run.Step):G6} and {_config.TimeAt(next):G6}: {e.Message}";
+                            failure = $"the gradient flow failed between t = {TrainConfig.TimeAt(run.Step):G6} and {TrainConfig.TimeAt(next):G6}: {e.Message}";
                             break;
                         }
                         catch (OperationCanceledException) { break; }
@@ -156,7 +153,7 @@ public sealed class Trainer
                     var (diverged, worst) = monitor.Check();
                     if (diverged)
                     {
-                        failure = $"training diverged by step {run.Step} (t = {_config.TimeAt(run.Step):G6}): the training loss reached " +
+                        failure = $"training diverged by step {run.Step} (t = {TrainConfig.TimeAt(run.Step):G6}): the training loss reached " +
                                   $"{worst.ToString("G4", CultureInfo.InvariantCulture)} (initial {run.ReferenceLoss:G4}, limit {monitor.Threshold:G4})";
                         break;
                     }
@@ -173,7 +170,7 @@ public sealed class Trainer
                         run.BatchLossCount = 0;
                         double probeLoss = last[Metric.TrainLoss];
                         if (!double.IsFinite(probeLoss) || probeLoss > monitor.Threshold)
-                            failure = $"training diverged by step {run.Step} (t = {_config.TimeAt(run.Step):G6}): the probe's training loss is " +
+                            failure = $"training diverged by step {run.Step} (t = {TrainConfig.TimeAt(run.Step):G6}): the probe's training loss is " +
                                       $"{probeLoss.ToString("G4", CultureInfo.InvariantCulture)} (initial {run.ReferenceLoss:G4}, limit {monitor.Threshold:G4})";
                     }
                     if (save && failure is null)
@@ -195,7 +192,7 @@ public sealed class Trainer
             {
                 status = TrainingStatus.Diverged;
                 message = failure + ". " + (run.LastCheckpointStep is { } s
-                    ? $"The last good checkpoint is {CheckpointPath} (step {s}); continue from it with --resume and a smaller --lr"
+                    ? $"The last good checkpoint is {CheckpointPath} (step {s}): continue from it with --resume --lr <smaller>"
                     : $"No checkpoint was written yet (the first comes at step {FirstCheckpointStep()})") +
                     (double.IsFinite(run.EtaMax) ? $" (η_max ≈ {run.EtaMax:G3} from the NTK at initialisation)." : ".");
                 _logger.LogError("{Message}", message);
@@ -213,13 +210,13 @@ public sealed class Trainer
                 status = TrainingStatus.Completed;
                 final = Evaluate(network, data);
                 message = string.Create(CultureInfo.InvariantCulture,
-                    $"done: {run.Step} steps (t = {_config.TimeAt(run.Step):G6}) in {run.WallSeconds + clock.Elapsed.TotalSeconds:0.0} s; " +
+                    $"done: {run.Step} steps (t = {TrainConfig.TimeAt(run.Step):G6}) in {run.WallSeconds + clock.Elapsed.TotalSeconds:0.0} s; " +
                     $"final train loss {final["train_loss"]:0.0000} acc {100 * final["train_acc"]:0.0}%, " +
                     $"test loss {final["test_loss"]:0.0000} acc {100 * final["test_acc"]:0.0}% (all {data.Train.Count} / {data.Test.Count} examples); " +
                     $"{1000 * run.TrainingSeconds / Math.Max(1, run.Step):0.00} ms/step, telemetry {100 * run.TelemetrySeconds / Math.Max(1e-9, run.TrainingSeconds):0.0}% of training time");
             }
             lossSum.Dispose();
-            var summary = new TrainingSummary(status, run.Step, _config.TimeAt(run.Step), run.WallSeconds + clock.Elapsed.TotalSeconds,
+            var summary = new TrainingSummary(status, run.Step, TrainConfig.TimeAt(run.Step), run.WallSeconds + clock.Elapsed.TotalSeconds,
                 run.TrainingSeconds, run.TelemetrySeconds, 1000 * run.TrainingSeconds / Math.Max(1, run.Step),
                 run.Examples / Math.Max(1e-9, run.TrainingSeconds), message, final);
             foreach (var sink in _sinks) sink.End(summary);
@@ -265,7 +262,7 @@ public sealed class Trainer
         var watch = Stopwatch.StartNew();
         var row = new MetricsRow(run.Step)
             .Add(Metric.Step, run.Step)
-            .Add(Metric.Time, _config.TimeAt(run.Step))
+            .Add(Metric.Time, TrainConfig.TimeAt(run.Step))
             .Add(Metric.WallSeconds, run.WallSeconds + clock.Elapsed.TotalSeconds)
             .Add(Metric.ExamplesPerSecond, run.Step == 0 || run.TrainingSeconds <= 0 ? double.NaN : run.Examples / run.TrainingSeconds)
             .Add(Metric.BatchLoss, batchLoss);
@@ -345,7 +342,7 @@ public sealed class Trainer
         {
             ["format"] = FormatVersion,
             ["step"] = run.Step,
-            ["time"] = _config.TimeAt(run.Step),
+            ["time"] = TrainConfig.TimeAt(run.Step),
             ["examples"] = run.Examples,
             ["wall_s"] = run.WallSeconds + clock.Elapsed.TotalSeconds,
             ["training_s"] = run.TrainingSeconds,
@@ -381,10 +378,12 @@ public sealed class Trainer
         {
             if ((int?)meta["format"] != FormatVersion) throw new InvalidDataException($"{CheckpointPath}: unsupported checkpoint format {meta["format"]}");
             var saved = TrainConfig.FromJson((string)meta["config"]!);
-            var comparable = saved with { Steps = _config.Steps, CheckpointEvery = _config.CheckpointEvery };
-            if (comparable != _config && comparable.ToJson() != _config.ToJson())
+            var comparable = saved.WithResumableSettingsOf(_config);
+            if (comparable.ToJson() != _config.ToJson())
                 throw new ArgumentException($"{CheckpointPath} was written with a different configuration; resume with the checkpoint's own options " +
-                                            "(only --steps and --checkpoint-every may change). Saved configuration: " + saved.ToJson());
+                                            "(only --steps, --log-every, --checkpoint-every, --lr and --explode may change). Saved configuration: " + saved.ToJson());
+            if (saved.LearningRate != _config.LearningRate)
+                _logger.LogInformation("learning rate changed on resume: {Old:G4} → {New:G4}", saved.LearningRate, _config.LearningRate);
             run.Step = (long)meta["step"]!;
             if (run.Step > _config.Steps) throw new ArgumentException($"{CheckpointPath} is at step {run.Step}, beyond --steps {_config.Steps}");
             run.Examples = (long)meta["examples"]!;
@@ -399,6 +398,8 @@ public sealed class Trainer
             run.FlowEvaluations = 0;
             run.LastCheckpointStep = run.Step;
             run.BatchLossSum = tensors["batch_loss_sum"].clone();
+            if (_config.LearningRate > run.EtaMax)
+                _logger.LogWarning("--lr {Lr:G4} is above η_max ≈ {EtaMax:G4} (from the NTK at initialisation)", _config.LearningRate, run.EtaMax);
 
             using (no_grad())
             {
