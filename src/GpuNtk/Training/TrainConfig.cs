@@ -84,7 +84,6 @@ public sealed record TrainConfig
         if (!(FlowRelativeTolerance > 0) || !(FlowAbsoluteTolerance > 0)) throw new ArgumentException("ODE tolerances must be positive");
         if (!(ExplosionFactor > 1)) throw new ArgumentException("the explosion factor must be > 1");
         if (FullBatchChunk < 1) throw new ArgumentException("the full-batch chunk must be ≥ 1");
-        if (InitFrom is { } init && !File.Exists(init)) throw new FileNotFoundException($"--init-from {init}: no such file", init);
     }
 
     public static JsonSerializerOptions JsonOptions { get; } = new()

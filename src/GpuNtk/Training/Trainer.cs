@@ -66,11 +66,28 @@ public sealed class Trainer
 
         var spec = ArchitectureSpec.Parse(_config.Arch);
         using var network = NetworkFactory.Create(spec, _config.Seed, _config.DType, _device);
-        if (_config.InitFrom is { } init)
+        var checkpoint = resume ? CheckpointFile.Read(CheckpointPath) : default;
+        try
         {
-            var loaded = CheckpointFiles.LoadInto(network, init, strict: true, convertDType: true);
-            _logger.LogInformation("initial weights: {Count} tensors from {Path} (names: {Mapping})", loaded.Loaded.Count, init, loaded.Mapping);
+            // θ0 first: the telemetry and the linearized model are built around the network's initial parameters.
+            if (resume) CopyInto(network, checkpoint.Tensors, "theta0.");
+            else if (_config.InitFrom is { } init)
+            {
+                if (!File.Exists(init)) throw new FileNotFoundException($"--init-from {init}: no such file", init);
+                var loaded = CheckpointFiles.LoadInto(network, init, strict: true, convertDType: true);
+                _logger.LogInformation("initial weights: {Count} tensors from {Path} (names: {Mapping})", loaded.Loaded.Count, init, loaded.Mapping);
+            }
+            return RunWith(resume, checkpoint, spec, network, progress, cancellation);
         }
+        finally
+        {
+            if (checkpoint.Tensors is not null) foreach (var t in checkpoint.Tensors.Values) t.Dispose();
+        }
+    }
+
+    private TrainingSummary RunWith(bool resume, (JsonObject Meta, Dictionary<string, Tensor> Tensors) checkpoint, ArchitectureSpec spec, Network network,
+        IProgress<TrainingProgress>? progress, CancellationToken cancellation)
+    {
         using var data = DatasetLoader.Load(_config.Data, spec.Outputs, _config.DType, _device, _logger);
         using var probeTrain = ProbeSubset(data.Train, _config.ProbeTrain, _config.Seed + 101);
         using var probeTest = ProbeSubset(data.Test, _config.ProbeTest, _config.Seed + 202);
@@ -87,7 +104,7 @@ public sealed class Trainer
             IReadOnlyList<MetricsRow> history = [];
             if (resume)
             {
-                LoadCheckpoint(run, models, sampler, telemetry);
+                LoadCheckpoint(checkpoint.Meta, checkpoint.Tensors, run, models, sampler, telemetry);
                 var jsonl = Path.Combine(_out, MetricsJsonlFileName);
                 history = File.Exists(jsonl) ? JsonlSink.Read(jsonl).Where(r => r.Step <= run.Step).ToList() : [];
             }
@@ -371,59 +388,56 @@ public sealed class Trainer
         run.LastCheckpointStep = run.Step;
     }
 
-    private void LoadCheckpoint(RunState run, IReadOnlyList<TrainedModel> models, MinibatchSampler sampler, ProbeTelemetry telemetry)
+    private void LoadCheckpoint(JsonObject meta, Dictionary<string, Tensor> tensors, RunState run, IReadOnlyList<TrainedModel> models,
+        MinibatchSampler sampler, ProbeTelemetry telemetry)
     {
-        var (meta, tensors) = CheckpointFile.Read(CheckpointPath);
-        try
-        {
-            if ((int?)meta["format"] != FormatVersion) throw new InvalidDataException($"{CheckpointPath}: unsupported checkpoint format {meta["format"]}");
-            var saved = TrainConfig.FromJson((string)meta["config"]!);
-            var comparable = saved.WithResumableSettingsOf(_config);
-            if (comparable.ToJson() != _config.ToJson())
-                throw new ArgumentException($"{CheckpointPath} was written with a different configuration; resume with the checkpoint's own options " +
-                                            "(only --steps, --log-every, --checkpoint-every, --lr and --explode may change). Saved configuration: " + saved.ToJson());
-            if (saved.LearningRate != _config.LearningRate)
-                _logger.LogInformation("learning rate changed on resume: {Old:G4} → {New:G4}", saved.LearningRate, _config.LearningRate);
-            run.Step = (long)meta["step"]!;
-            if (run.Step > _config.Steps) throw new ArgumentException($"{CheckpointPath} is at step {run.Step}, beyond --steps {_config.Steps}");
-            run.Examples = (long)meta["examples"]!;
-            run.WallSeconds = (double)meta["wall_s"]!;
-            run.TrainingSeconds = (double)meta["training_s"]!;
-            run.TelemetrySeconds = (double)meta["telemetry_s"]!;
-            run.ReferenceLoss = (double)meta["reference_loss"]!;
-            run.LambdaMax = (double?)meta["lambda_max"] ?? double.NaN;
-            run.EtaMax = (double?)meta["eta_max"] ?? double.NaN;
-            run.BatchLossCount = (long)meta["batch_loss_count"]!;
-            run.FlowStepSize = (double)meta["flow_step_size"]!;
-            run.FlowEvaluations = 0;
-            run.LastCheckpointStep = run.Step;
-            run.BatchLossSum = tensors["batch_loss_sum"].clone();
-            if (_config.LearningRate > run.EtaMax)
-                _logger.LogWarning("--lr {Lr:G4} is above η_max ≈ {EtaMax:G4} (from the NTK at initialisation)", _config.LearningRate, run.EtaMax);
+        if ((int?)meta["format"] != FormatVersion) throw new InvalidDataException($"{CheckpointPath}: unsupported checkpoint format {meta["format"]}");
+        var saved = TrainConfig.FromJson((string)meta["config"]!);
+        var comparable = saved.WithResumableSettingsOf(_config);
+        if (comparable.ToJson() != _config.ToJson())
+            throw new ArgumentException($"{CheckpointPath} was written with a different configuration; resume with the checkpoint's own options " +
+                                        "(only --steps, --log-every, --checkpoint-every, --lr and --explode may change). Saved configuration: " + saved.ToJson());
+        if (saved.LearningRate != _config.LearningRate)
+            _logger.LogInformation("learning rate changed on resume: {Old:G4} → {New:G4}", saved.LearningRate, _config.LearningRate);
+        run.Step = (long)meta["step"]!;
+        if (run.Step > _config.Steps) throw new ArgumentException($"{CheckpointPath} is at step {run.Step}, beyond --steps {_config.Steps}");
+        run.Examples = (long)meta["examples"]!;
+        run.WallSeconds = (double)meta["wall_s"]!;
+        run.TrainingSeconds = (double)meta["training_s"]!;
+        run.TelemetrySeconds = (double)meta["telemetry_s"]!;
+        run.ReferenceLoss = (double)meta["reference_loss"]!;
+        run.LambdaMax = (double?)meta["lambda_max"] ?? double.NaN;
+        run.EtaMax = (double?)meta["eta_max"] ?? double.NaN;
+        run.BatchLossCount = (long)meta["batch_loss_count"]!;
+        run.FlowStepSize = (double)meta["flow_step_size"]!;
+        run.FlowEvaluations = 0;
+        run.LastCheckpointStep = run.Step;
+        run.BatchLossSum = tensors["batch_loss_sum"].clone();
+        if (_config.LearningRate > run.EtaMax)
+            _logger.LogWarning("--lr {Lr:G4} is above η_max ≈ {EtaMax:G4} (from the NTK at initialisation)", _config.LearningRate, run.EtaMax);
 
-            using (no_grad())
-            {
-                foreach (var m in models)
-                {
-                    foreach (var (name, p) in m.Module.named_parameters().Where(p => p.parameter.requires_grad))
-                    {
-                        if (!tensors.TryGetValue($"{m.Name}.{name}", out var t))
-                            throw new InvalidDataException($"{CheckpointPath} has no parameter {m.Name}.{name}");
-                        p.copy_(t);
-                    }
-                    if (m.Optimizer is { } opt)
-                        opt.LoadBuffers(Enumerable.Range(0, opt.Parameters.Count)
-                            .Select(i => tensors.TryGetValue($"optim.{m.Name}.{i}", out var b) ? b : null).ToArray());
-                }
-            }
-            sampler.LoadState(tensors.Where(kv => kv.Key.StartsWith("sampler.", StringComparison.Ordinal))
-                .ToDictionary(kv => kv.Key["sampler.".Length..], kv => kv.Value));
-            telemetry.LoadState(tensors);
-            _logger.LogInformation("resumed from {Path} at step {Step}", CheckpointPath, run.Step);
-        }
-        finally
+        foreach (var m in models)
         {
-            foreach (var t in tensors.Values) t.Dispose();
+            CopyInto(m.Module, tensors, m.Name + ".");
+            if (m.Optimizer is { } opt)
+                opt.LoadBuffers(Enumerable.Range(0, opt.Parameters.Count)
+                    .Select(i => tensors.TryGetValue($"optim.{m.Name}.{i}", out var b) ? b : null).ToArray());
+        }
+        sampler.LoadState(tensors.Where(kv => kv.Key.StartsWith("sampler.", StringComparison.Ordinal))
+            .ToDictionary(kv => kv.Key["sampler.".Length..], kv => kv.Value));
+        telemetry.LoadState(tensors);
+        _logger.LogInformation("resumed from {Path} at step {Step}", CheckpointPath, run.Step);
+    }
+
+    /// <summary>Copies the checkpoint tensors named <c>prefix + parameter name</c> into the module's trainable parameters.</summary>
+    private void CopyInto(nn.Module<Tensor, Tensor> module, Dictionary<string, Tensor> tensors, string prefix)
+    {
+        using var noGrad = no_grad();
+        foreach (var (name, p) in module.named_parameters().Where(p => p.parameter.requires_grad))
+        {
+            if (!tensors.TryGetValue(prefix + name, out var t))
+                throw new InvalidDataException($"{CheckpointPath} has no tensor {prefix}{name}: it was written for another architecture");
+            p.copy_(t);
         }
     }
 }

@@ -8,18 +8,13 @@ public sealed class LoggerSink(ILogger logger) : ITelemetrySink
 {
     private long _steps;
 
-    public void Begin(TelemetryRun run)
-    {
-        _steps = run.Config.Steps;
-        if (run.StartStep > 0) logger.LogInformation("resuming at step {Step} of {Steps}", run.StartStep, run.Config.Steps);
-    }
+    public void Begin(TelemetryRun run) => _steps = run.Config.Steps;
 
     public void Write(MetricsRow row)
     {
         var parts = new List<string>
         {
             $"step {row.Step.ToString(CultureInfo.InvariantCulture).PadLeft(_steps.ToString(CultureInfo.InvariantCulture).Length)}/{_steps}",
-            $"t {F(row[Metric.Time], "0.###")}",
             $"loss {F(row[Metric.TrainLoss], "0.0000")}/{F(row[Metric.TestLoss], "0.0000")}",
             $"acc {P(row[Metric.TrainAccuracy])}/{P(row[Metric.TestAccuracy])}",
         };
