@@ -44,6 +44,7 @@ public sealed class ProbeTelemetry : IDisposable
         _layers = network.named_modules()
             .Where(m => m.module is IParameterizedLayer && m.name.Length > 0)
             .Select(m => (m.name, m.module.named_parameters().Select(p => position[$"{m.name}.{p.name}"]).ToArray()))
+            .OrderBy(l => l.Item2.Min()) // forward (parameter) order, whatever order named_modules visits them in
             .ToArray();
         _sqrtWidth = Math.Sqrt(Width(network.Spec));
     }
