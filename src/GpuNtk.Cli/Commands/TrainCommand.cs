@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using GpuNtk.Cli.Logging;
+using GpuNtk.Cli.Plots;
 using GpuNtk.Cli.Telemetry;
 using GpuNtk.Data;
 using GpuNtk.Networks;
