@@ -48,6 +48,11 @@ public sealed record TrainConfig
     public double ExplosionFactor { get; init; } = 1e4;
     /// <summary>Full-batch gradients are accumulated over chunks of this many examples (memory bound).</summary>
     public int FullBatchChunk { get; init; } = 2048;
+    /// <summary>
+    /// Train the linearized model f_lin(x; θ) = f(x; θ0) + J(x; θ0)·(θ − θ0) alongside the network, with the same
+    /// optimizer settings on the same batches, and log the linearization error ‖ft − f_lin,t‖ on the probe.
+    /// </summary>
+    public bool Linearize { get; init; }
     /// <summary>Start from the weights in this .pt/.pth/.safetensors file instead of the seeded initialisation (θ0 = those weights).</summary>
     public string? InitFrom { get; init; }
 

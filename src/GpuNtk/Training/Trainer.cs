@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.Json.Nodes;
 using GpuNtk.Checkpoints;
 using GpuNtk.Data;
+using GpuNtk.Dynamics.Linearization;
 using GpuNtk.Networks;
 using GpuNtk.Training.Telemetry;
 using Microsoft.Extensions.Logging;
@@ -91,7 +92,7 @@ public sealed class Trainer
         using var data = DatasetLoader.Load(_config.Data, spec.Outputs, _config.DType, _device, _logger);
         using var probeTrain = ProbeSubset(data.Train, _config.ProbeTrain, _config.Seed + 101);
         using var probeTest = ProbeSubset(data.Test, _config.ProbeTest, _config.Seed + 202);
-        var companion = _hooks.Linearize?.Invoke(network);
+        var companion = _config.Linearize ? (_hooks.Linearize ?? (n => LinearizedModel.Create(n)))(network) : null;
         using var telemetry = new ProbeTelemetry(network, probeTrain, probeTest, _config.Loss, _config.NtkProbe, companion);
         var models = new List<TrainedModel> { new("model", network, _config) };
         if (companion is not null) models.Add(new TrainedModel("linearized", companion, _config));

@@ -6,9 +6,9 @@ namespace GpuNtk.Training;
 
 /// <summary>Optional extension points of a <see cref="Trainer"/>.</summary>
 /// <param name="Linearize">
-/// Builds the linearized model f_lin(x; θ) = f(x; θ0) + J(x; θ0)·(θ − θ0) of the network at θ0 (a module whose
-/// trainable parameters are θ − θ0). When given, it is trained alongside the network with the same optimizer settings on
-/// the same batches, and the linearization-error columns appear in the telemetry. When null, those columns are absent.
+/// Builds the model trained alongside the network when <see cref="TrainConfig.Linearize"/> is set: by default the
+/// first-order Taylor model <c>LinearizedModel.Create(network)</c>, f_lin(x; θ) = f(x; θ0) + J(x; θ0)·(θ − θ0), a
+/// module whose trainable parameters are θ − θ0. Replace it to compare with another companion (e.g. second order).
 /// </param>
 public sealed record TrainerHooks(Func<Network, nn.Module<Tensor, Tensor>>? Linearize = null);
 

@@ -85,7 +85,7 @@ public sealed class TrainerTests
         // Flow: adaptive Dormand–Prince, whose step size must survive the checkpoint for the runs to agree.
         var config = optimizer == OptimizerKind.Flow
             ? Config() with { Optimizer = optimizer, Steps = 20, LogEvery = 5, CheckpointEvery = 10, LearningRate = 1, NtkProbe = 0, FlowRelativeTolerance = 1e-4 }
-            : Config() with { Optimizer = optimizer, Steps = 40 };
+            : Config() with { Optimizer = optimizer, Steps = 20, LogEvery = 5, CheckpointEvery = 10, Linearize = true };
         var (whole, expected) = Run(config, Out("whole"));
         var split = Out("split");
         var (first, _) = Run(config with { Steps = config.Steps / 2 }, split);
@@ -143,6 +143,20 @@ public sealed class TrainerTests
         Assert.That(recovered.Status, Is.EqualTo(TrainingStatus.Completed), recovered.Message);
         Assert.That(rows[^1].Step, Is.EqualTo(saved + 30));
         Assert.That(rows[^1][Metric.TrainLoss], Is.LessThan(rows[0][Metric.TrainLoss]));
+    }
+
+    [Test]
+    public void LinearizedModelTrainsAlongsideAndItsErrorIsLogged()
+    {
+        var (summary, rows) = Run(Config() with { Steps = 30, Linearize = true, LearningRate = 0.2 }, Out("lin"));
+        Assert.That(summary.Status, Is.EqualTo(TrainingStatus.Completed), summary.Message);
+        Assert.That(rows[0][Metric.LinearizationError], Is.EqualTo(0), "f_lin = f at θ0");
+        Assert.That(rows[^1][Metric.LinearizationError], Is.GreaterThan(0));
+        Assert.That(rows[^1][Metric.LinearizedTrainLoss], Is.LessThan(0.7 * rows[0][Metric.LinearizedTrainLoss]), "f_lin learns too");
+        // Width 32 is narrow, but after 30 small steps f and f_lin still agree far better than f moved.
+        double moved = Math.Abs(rows[^1][Metric.TrainLoss] - rows[0][Metric.TrainLoss]);
+        Assert.That(Math.Abs(rows[^1][Metric.LinearizedTrainLoss] - rows[^1][Metric.TrainLoss]), Is.LessThan(0.5 * moved));
+        Assert.That(rows[^1].Columns, Does.Contain(Metric.LinearizationRmse).And.Contain(Metric.LinearizationTestRmse));
     }
 
     [Test]
