@@ -68,7 +68,7 @@ if (runTrainer)
     var config = new TrainConfig
     {
         Data = new DataOptions(DataSource.Synthetic, Path.Combine(outDir, "data"), TrainSize: n, TestSize: 256),
-        LearningRate = 0.5, BatchSize = batch, Steps = steps * repeats, LogEvery = steps * repeats, NtkProbe = 0, CheckpointEvery = 0,
+        LearningRate = 0.5, BatchSize = batch, Steps = steps * repeats, LogEvery = steps * repeats, NtkProbe = 0, CheckpointEvery = 0, Linearize = false,
     };
     try
     {

@@ -20,13 +20,13 @@ public sealed record TrainConfig
     public OptimizerKind Optimizer { get; init; } = OptimizerKind.Momentum;
     public LossKind Loss { get; init; } = LossKind.Mse;
     /// <summary>η in the conventions' units (MSE = 1/(2·N·O)·‖f − y‖²).</summary>
-    public double LearningRate { get; init; } = 1.0;
+    public double LearningRate { get; init; } = 4.0;
     /// <summary>β of heavy-ball and Nesterov momentum.</summary>
     public double Momentum { get; init; } = 0.9;
     /// <summary>Minibatch size; 0 means full batch (gradient descent).</summary>
     public int BatchSize { get; init; } = 128;
     /// <summary>Optimizer steps; for gradient flow, the run integrates to t = Steps (time is counted in steps).</summary>
-    public long Steps { get; init; } = 1000;
+    public long Steps { get; init; } = 2000;
     /// <summary>Telemetry interval in steps.</summary>
     public int LogEvery { get; init; } = 100;
     /// <summary>Fixed training examples in the telemetry probe.</summary>
@@ -52,7 +52,7 @@ public sealed record TrainConfig
     /// Train the linearized model f_lin(x; θ) = f(x; θ0) + J(x; θ0)·(θ − θ0) alongside the network, with the same
     /// optimizer settings on the same batches, and log the linearization error ‖ft − f_lin,t‖ on the probe.
     /// </summary>
-    public bool Linearize { get; init; }
+    public bool Linearize { get; init; } = true;
     /// <summary>Start from the weights in this .pt/.pth/.safetensors file instead of the seeded initialisation (θ0 = those weights).</summary>
     public string? InitFrom { get; init; }
 

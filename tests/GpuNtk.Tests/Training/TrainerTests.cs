@@ -37,6 +37,7 @@ public sealed class TrainerTests
         ProbeTest = 32,
         NtkProbe = 4,
         CheckpointEvery = 20,
+        Linearize = false,
     };
 
     private string Out(string name) => Path.Combine(_dir.Path, "runs", name + "-" + Guid.NewGuid().ToString("N")[..8]);
