@@ -129,6 +129,7 @@ public sealed class Trainer
             var lossSum = run.BatchLossSum?.to(ScalarType.Float64, _device) ?? zeros(1, ScalarType.Float64, _device);
             MetricsRow? last = null;
             string? failure = null;
+            bool interrupted = false;
             var segment = Stopwatch.StartNew();
 
             while (run.Step < _config.Steps && failure is null)
@@ -146,7 +147,12 @@ public sealed class Trainer
                             failure = $"the gradient flow failed between t = {TrainConfig.TimeAt(run.Step):G6} and {TrainConfig.TimeAt(next):G6}: {e.Message}";
                             break;
                         }
-                        catch (OperationCanceledException) { break; }
+                        catch (OperationCanceledException)
+                        {
+                            // The parameters hold an intermediate solver stage now: nothing consistent to save.
+                            interrupted = true;
+                            break;
+                        }
                         run.Examples += (flow.FunctionEvaluations - run.FlowEvaluations) * data.Train.Count;
                         run.FlowEvaluations = flow.FunctionEvaluations;
                         run.FlowStepSize = flow.StepSize;
@@ -219,9 +225,11 @@ public sealed class Trainer
             {
                 status = TrainingStatus.Cancelled;
                 var (diverged, _) = monitor.Check();
-                diverged |= !ParametersFinite(models);
-                if (!diverged && run.LastCheckpointStep != run.Step) SaveCheckpoint(run, models, sampler, telemetry, lossSum, clock);
-                message = $"cancelled at step {run.Step}; " + (diverged ? "the state was not saved (it diverged)" : $"saved to {CheckpointPath}: continue with --resume");
+                diverged |= !interrupted && !ParametersFinite(models);
+                bool saved = !diverged && !interrupted;
+                if (saved && run.LastCheckpointStep != run.Step) SaveCheckpoint(run, models, sampler, telemetry, lossSum, clock);
+                message = $"cancelled at step {run.Step}; " + (saved ? $"saved to {CheckpointPath}: continue with --resume"
+                    : run.LastCheckpointStep is { } kept ? $"the checkpoint of step {kept} is kept: continue with --resume" : "no checkpoint was written");
             }
             else
             {

@@ -177,6 +177,28 @@ public sealed class TrainerTests
     }
 
     [Test]
+    public void CancellationSavesTheCurrentStepAndResumeFinishesTheRun()
+    {
+        var config = Config() with { Steps = 20, NtkProbe = 0, CheckpointEvery = 0 };
+        var outDir = Out("cancel");
+        using var cancel = new CancellationTokenSource();
+        var progress = new SynchronousProgress(p => { if (p.Step == 7) cancel.Cancel(); });
+        var summary = new Trainer(config, CPU, outDir, []).Run(progress: progress, cancellation: cancel.Token);
+        Assert.That(summary.Status, Is.EqualTo(TrainingStatus.Cancelled));
+        Assert.That(summary.Steps, Is.EqualTo(7));
+        var (meta, _) = CheckpointFile.Read(Path.Combine(outDir, Trainer.CheckpointFileName));
+        Assert.That((long)meta["step"]!, Is.EqualTo(7));
+        var (resumed, _) = Run(config, outDir, resume: true);
+        Assert.That(resumed.Status, Is.EqualTo(TrainingStatus.Completed));
+        Assert.That(resumed.Steps, Is.EqualTo(20));
+    }
+
+    private sealed class SynchronousProgress(Action<TrainingProgress> report) : IProgress<TrainingProgress>
+    {
+        public void Report(TrainingProgress value) => report(value);
+    }
+
+    [Test]
     public void NanLossIsDivergence()
     {
         using var monitor = new DivergenceMonitor(1.0, 100, CPU);
