@@ -6,9 +6,10 @@ namespace GpuNtk.Training;
 /// <summary>
 /// The largest stable learning rate from the top eigenvalue of the full NTK. For MSE, full-batch gradient descent on N
 /// examples with O outputs is stable while η &lt; η_max = 2·N·O/λ_max(Θ) (src/GpuNtk/Kernels/README.md); heavy-ball
-/// momentum β multiplies that by (1+β), Nesterov (PyTorch form) by (1+β)/(1+2β) (exact bounds on a quadratic loss). For cross-entropy at initialisation (near-uniform softmax) the loss curvature in
-/// function space is also 1/(N·O) per output, so the same formula is the estimate; with one output (logistic loss) it is
-/// 1/(4N). Gradient flow has no step-size limit.
+/// momentum β multiplies that by (1+β), Nesterov (PyTorch form) by (1+β)/(1+2β) (exact bounds on a quadratic loss).
+/// For cross-entropy at initialisation (near-uniform softmax) the loss curvature in function space is also 1/(N·O) per
+/// output, so the same formula is the estimate; with one output (logistic loss) it is 1/(4N). Gradient flow has no
+/// step-size limit.
 /// </summary>
 public static class LearningRateSafety
 {
