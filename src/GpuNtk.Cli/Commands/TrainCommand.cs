@@ -88,7 +88,7 @@ internal static class TrainCommand
                 var classList = parse.GetValue(classes) is { } c ? DataOptions.ParseClasses(c) : null;
                 var spec = ArchitectureSpec.Parse(parse.GetValue(arch)!);
                 // Follow the class count unless the user fixed out= in the spec.
-                if (classList is not null && !parse.GetValue(arch)!.Contains("out=", StringComparison.OrdinalIgnoreCase))
+                if (classList is not null && !(Explicit(parse, arch) && parse.GetValue(arch)!.Contains("out=", StringComparison.OrdinalIgnoreCase)))
                     spec = spec with { Outputs = classList.Length };
                 var (probeTrain, probeTest) = ParseProbe(parse.GetValue(probe)!);
                 var dataRoot = parse.GetValue(dataDir)!;
