@@ -10,4 +10,6 @@ root.Subcommands.Add(CheckpointCommand.Create());
 root.Subcommands.Add(KernelCommand.Create());
 root.Subcommands.Add(NthCommand.Create());
 root.Subcommands.Add(LinearizeCommand.Create());
+root.Subcommands.Add(TrainCommand.Create());
+root.Subcommands.Add(DataCommand.Create());
 return await CliRunner.InvokeAsync(root, args);
