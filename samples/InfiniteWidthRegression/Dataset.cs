@@ -1,5 +1,4 @@
 using GpuNtk.Data;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace GpuNtk.Samples.InfiniteWidthRegression;
@@ -16,35 +15,16 @@ internal sealed record Dataset(Tensor XTrain, Tensor YTrain, Tensor XTest, Tenso
     }
 
     /// <summary>
-    /// CIFAR-format class-structured data: 10 classes, 3,072 features (3×32×32). Each class has a smooth random
-    /// "template" image; an example is its class template times a random contrast, plus a shared random background and
-    /// pixel noise, so that classes overlap and the task is not linearly trivial.
+    /// CIFAR-10 (<c>&lt;root&gt;/cifar-10-batches-bin</c>) or the synthetic set in its format (<c>&lt;root&gt;/synthetic</c>,
+    /// generated when absent) through the library's loader: seeded subsets, pixels in [0, 1], per-channel
+    /// standardisation with training statistics, flattened to 3,072 features.
     /// </summary>
-    /// <param name="signal">Template amplitude relative to the pixel noise; 0.2 makes the classes overlap.</param>
-    public static Dataset Synthetic(int train, int test, double signal, long seed = 7)
+    public static Dataset Cifar(DataSource source, string root, int train, int test)
     {
-        const int classes = 10, channels = 3, size = 32;
-        using var g = new Generator((ulong)seed);
-        // Smooth templates: low-resolution noise upsampled to 32×32.
-        var coarse = randn([classes, channels, 4, 4], ScalarType.Float64, generator: g);
-        var templates = nn.functional.interpolate(coarse, [size, size], mode: InterpolationMode.Bilinear, align_corners: false);
-        var backgroundBasis = nn.functional.interpolate(randn([8, channels, 4, 4], ScalarType.Float64, generator: g), [size, size],
-            mode: InterpolationMode.Bilinear, align_corners: false);
-
-        (Tensor X, Tensor Y) Draw(int n)
-        {
-            var labels = randint(0, classes, [n], dtype: ScalarType.Int64, generator: g);
-            var contrast = rand([n, 1, 1, 1], ScalarType.Float64, generator: g).mul_(0.6).add_(0.4);
-            var background = einsum("nk,kchw->nchw", randn([n, 8], ScalarType.Float64, generator: g), backgroundBasis);
-            var noise = randn([n, channels, size, size], ScalarType.Float64, generator: g).mul_(1.2);
-            var x = templates.index_select(0, labels).mul(contrast.mul(signal)).add_(background).add_(noise);
-            return (x.reshape(n, -1), labels);
-        }
-
-        var (xTrain, yTrain) = Draw(train);
-        var (xTest, yTest) = Draw(test);
-        return Standardised(xTrain, yTrain, xTest, yTest, classes,
-            $"synthetic CIFAR-format data (10 classes, 3×32×32, signal {signal}, seed {seed}): {train} train / {test} test");
+        var options = new DataOptions(source, root, TrainSize: train, TestSize: test, Targets: TargetEncoding.Centered);
+        using var data = DatasetLoader.Load(options, outputs: options.ClassCount, ScalarType.Float64, CPU);
+        return new Dataset(data.Train.Inputs.clone(), data.Train.Labels.clone(), data.Test.Inputs.clone(), data.Test.Labels.clone(),
+            options.ClassCount, $"{source.ToString().ToLowerInvariant()} ({options.Directory}): {data.Train.Count} train / {data.Test.Count} test, {options.ClassCount} classes");
     }
 
     /// <summary>Reads x_train.npy, y_train.npy, x_test.npy, y_test.npy from <paramref name="directory"/>.</summary>

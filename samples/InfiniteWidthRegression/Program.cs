@@ -2,6 +2,7 @@
 // analytic one as the width grows. Writes convergence.csv and convergence.png to --out.
 using System.Diagnostics;
 using System.Globalization;
+using GpuNtk.Data;
 using GpuNtk.Kernels.Analytic;
 using GpuNtk.Kernels.Empirical;
 using GpuNtk.Native;
@@ -23,9 +24,22 @@ Directory.CreateDirectory(options.Out);
 var inv = CultureInfo.InvariantCulture;
 
 // 1. Infinite-width kernel regression.
-using var data = options.Data == "synthetic"
-    ? Dataset.Synthetic(options.Train, options.Test, options.Signal)
-    : Dataset.FromNpy(options.Data, options.Train, options.Test);
+Dataset loaded;
+try
+{
+    loaded = options.Data.ToLowerInvariant() switch
+    {
+        "synthetic" => Dataset.Cifar(DataSource.Synthetic, options.DataRoot, options.Train, options.Test),
+        "cifar10" => Dataset.Cifar(DataSource.Cifar10, options.DataRoot, options.Train, options.Test),
+        _ => Dataset.FromNpy(options.Data, options.Train, options.Test),
+    };
+}
+catch (Exception e) when (e is IOException or InvalidDataException or ArgumentException or FormatException)
+{
+    Console.Error.WriteLine($"error: {e.Message}");
+    return 1;
+}
+using var data = loaded;
 Console.WriteLine($"data   {data.Description}");
 Console.WriteLine($"arch   {spec}");
 Console.WriteLine($"kernel {kernel}");

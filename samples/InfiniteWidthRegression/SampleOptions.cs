@@ -7,7 +7,7 @@ internal sealed record SampleOptions
 {
     public string Arch { get; init; } = "fcn:depth=2,act=relu,in=3072,out=10";
     public string Data { get; init; } = "synthetic";
-    public double Signal { get; init; } = 0.2;
+    public string DataRoot { get; init; } = "data";
     public int Train { get; init; } = 1000;
     public int Test { get; init; } = 1000;
     public double Regularizer { get; init; } = 1e-4;
@@ -17,9 +17,9 @@ internal sealed record SampleOptions
     public string Out { get; init; } = Path.Combine("out", "InfiniteWidthRegression");
 
     public const string Usage = """
-        InfiniteWidthRegression [--arch SPEC] [--data synthetic|DIR] [--signal S] [--train N] [--test N] [--regularizer R]
+        InfiniteWidthRegression [--arch SPEC] [--data synthetic|cifar10|DIR] [--data-root data] [--train N] [--test N] [--regularizer R]
                                 [--widths 64,128,…] [--seeds S] [--convergence-inputs N] [--out DIR]
-          --signal: class-template amplitude of the synthetic data (0.2: classes overlap).
+          --data synthetic (default; generated under --data-root when absent) or cifar10 (`gpuntk data cifar10` first);
           --data DIR reads x_train.npy, y_train.npy, x_test.npy, y_test.npy (features [N, …], integer labels [N]).
         """;
 
@@ -36,7 +36,7 @@ internal sealed record SampleOptions
             {
                 "--arch" => o with { Arch = v },
                 "--data" => o with { Data = v },
-                "--signal" => o with { Signal = double.Parse(v, CultureInfo.InvariantCulture) },
+                "--data-root" => o with { DataRoot = v },
                 "--train" => o with { Train = int.Parse(v, CultureInfo.InvariantCulture) },
                 "--test" => o with { Test = int.Parse(v, CultureInfo.InvariantCulture) },
                 "--regularizer" => o with { Regularizer = double.Parse(v, CultureInfo.InvariantCulture) },
