@@ -65,10 +65,12 @@ internal sealed class VectorProductNtk(ModelPlan plan, CancellationToken cancell
             cancellation.ThrowIfCancellationRequested();
             for (long b = 0; b < o; b++)
             {
+                // One scope per product: the VJP is parameter-sized and must not outlive its column.
+                using var column = NewDisposeScope();
                 basis[j, b] = 1;
                 var u = autograd.grad([f2], ps, [basis], retain_graph: true, allow_unused: true);
                 basis[j, b] = 0;
-                columns.Add(jvp.Apply(u)); // Θ[:, j, :, b]: [N1, O]
+                columns.Add(jvp.Apply(u).MoveToOuterDisposeScope()); // Θ[:, j, :, b]: [N1, O]
             }
         }
         // columns are ordered (j, b): [N2·O, N1, O] → [N1, N2, O(a), O(b)].
