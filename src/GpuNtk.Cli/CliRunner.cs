@@ -25,12 +25,18 @@ internal static class CliRunner
         try
         {
             TorchNative.EnsureLoaded();
+            if (TorchNative.PreloadWarning is { } warning) Console.Error.WriteLine($"warning: {warning}");
             return body();
         }
         catch (Exception e) when (e is ArgumentException or FormatException or FileNotFoundException or IOException or InvalidDataException)
         {
             Console.Error.WriteLine($"error: {e.Message}");
             return 1;
+        }
+        catch (NativeLoadException e)
+        {
+            Console.Error.WriteLine($"error: {e.Message}");
+            return 2;
         }
         catch (OperationCanceledException)
         {

@@ -27,18 +27,5 @@ internal static class CommonOptions
         _ => throw new ArgumentException($"--dtype {text}: use float32 or float64"),
     };
 
-    public static Device ParseDevice(string text)
-    {
-        var t = text.Trim().ToLowerInvariant();
-        if (t == "auto") return cuda.is_available() ? CUDA : CPU;
-        if (t == "cpu") return CPU;
-        if (t.StartsWith("cuda", StringComparison.Ordinal))
-        {
-            if (!cuda.is_available())
-                throw new ArgumentException($"--device {text}: no CUDA device is available (this build uses the CPU libtorch; " +
-                                            "build with -p:TorchBackend=cuda on a CUDA machine, or use --device cpu)");
-            return device(t);
-        }
-        throw new ArgumentException($"--device {text}: use cpu, cuda, cuda:<i> or auto");
-    }
+    public static Device ParseDevice(string text) => GpuNtk.Devices.DeviceSelector.Parse(text);
 }

@@ -6,4 +6,5 @@ using GpuNtk.Cli.Commands;
 var root = new RootCommand("gpuntk — train neural networks while measuring their neural tangent kernel (TorchSharp/libtorch).");
 root.Subcommands.Add(InfoCommand.Create());
 root.Subcommands.Add(NtkCommand.Create());
+root.Subcommands.Add(CheckpointCommand.Create());
 return await CliRunner.InvokeAsync(root, args);

@@ -26,9 +26,10 @@ internal static class NtkCommand
         var implementation = new Option<string>("--implementation") { Description = "auto, sd (structured), jc (Jacobian contraction), vp (NTK-vector products) or reference.", DefaultValueFactory = _ => "auto" };
         var budget = new Option<double>("--memory-budget-mb") { Description = "Working memory per block, in MiB; sets the tile size.", DefaultValueFactory = _ => 1024 };
         var outPath = new Option<string?>("--out") { Description = "Write Θ to this .npy file." };
+        var checkpoint = CheckpointOptions.Checkpoint();
 
-        var command = new Command("ntk", "Compute the empirical neural tangent kernel Θ(X1, X2) of a network at initialisation.");
-        foreach (var o in new Option[] { arch, inputs, inputs2, random, full, trace, diagonal, implementation, dtype, device, seed, budget, outPath })
+        var command = new Command("ntk", "Compute the empirical neural tangent kernel Θ(X1, X2) of a network at initialisation (or at --checkpoint weights).");
+        foreach (var o in new Option[] { arch, checkpoint, inputs, inputs2, random, full, trace, diagonal, implementation, dtype, device, seed, budget, outPath })
             command.Options.Add(o);
         command.SetAction(parse => CliRunner.Run(() =>
         {
@@ -37,8 +38,7 @@ internal static class NtkCommand
             var dt = CommonOptions.ParseDType(parse.GetValue(dtype)!);
             var dev = CommonOptions.ParseDevice(parse.GetValue(device)!);
             using var net = NetworkFactory.Create(parse.GetValue(arch)!, parse.GetValue(seed), dt, dev);
-            // --checkpoint <file>: load trained parameters into `net` here (CheckpointFiles.LoadInto(net, path)) once
-            // the checkpoint reader lands; the NTK is then measured at those parameters instead of at initialisation.
+            CheckpointOptions.Apply(net, parse.GetValue(checkpoint));
             var x1 = LoadInputs(parse.GetValue(inputs), "--inputs", net.Spec, parse.GetValue(random), parse.GetValue(seed), dt, dev);
             var x2Path = parse.GetValue(inputs2);
             if (x2Path is not null && output is NtkOutput.DiagonalFull or NtkOutput.DiagonalTrace)

@@ -45,8 +45,10 @@ public static class TorchNative
                     $"Could not prepare {ShimFileName} for this host: {e.Message}. " +
                     "Remedy: make the application folder writable for one run, or install libstdc++ from GCC 13 or newer.", e);
             }
+            LibTorchPreload.Result? preload;
             try
             {
+                preload = LibTorchPreload.FromEnvironment();
                 torch.InitializeDeviceType(DeviceType.CPU);
                 s_loaded = true;
             }
@@ -54,8 +56,18 @@ public static class TorchNative
             {
                 throw new NativeLoadException(DescribeFailure(shim, e), e);
             }
+            PreloadWarning = preload?.VersionWarning;
+            // CUDA natives come from -p:TorchBackend=cuda or a GPUNTK_LIBTORCH with libtorch_cuda.so; else stay on CPU.
+            CudaInitialized = torch.TryInitializeDeviceType(DeviceType.CUDA) && torch.cuda.is_available();
+            Devices.PrecisionSettings.SetTf32(false);
         }
     }
+
+    /// <summary>Whether the CUDA backend loaded and a device is visible.</summary>
+    public static bool CudaInitialized { get; private set; }
+
+    /// <summary>Set when <c>GPUNTK_LIBTORCH</c> points at a libtorch whose version is unknown or not 2.10 (callers log it).</summary>
+    public static string? PreloadWarning { get; private set; }
 
     /// <summary>
     /// Finds the shim under <paramref name="appDirectory"/> and, when the host lacks GLIBCXX_3.4.32 and the shim needs
@@ -146,6 +158,10 @@ public static class TorchNative
             if (unmet.Count > 0)
                 lines.Add("The host lacks: " + string.Join(", ", unmet.Select(n => $"{n.Version} ({n.File})")) +
                           ". Remedy: install a newer libstdc++/glibc (GCC 13+ runtime), or use Debian 13 / Ubuntu 24.04.");
+            else if (!File.Exists(Path.Combine(Path.GetDirectoryName(shim)!, "libtorch.so"))
+                     && Environment.GetEnvironmentVariable(LibTorchPreload.EnvironmentVariable) is null)
+                lines.Add($"libtorch is not beside {shim} (a bundle published without libtorch?). Remedy: set " +
+                          $"{LibTorchPreload.EnvironmentVariable}=<folder holding libtorch.so of PyTorch/libtorch 2.10>.");
             else
                 lines.Add($"Library: {shim}. Remedy: check that libtorch's libraries sit beside it and match version 2.10.0.");
         }

@@ -35,7 +35,7 @@ public static class EmpiricalNtk
         options ??= new NtkOptions();
         Validate(model, x1, x2, options);
         var plan = ModelPlan.Build(model, x1);
-        var kernel = CreateKernel(plan, Resolve(plan, options.Implementation), options);
+        var kernel = CreateKernel(plan, ResolvePlan(plan, options.Implementation), options);
         return BlockedNtk.Assemble(kernel, x1, x2, plan.Outputs, options);
     }
 
@@ -48,7 +48,7 @@ public static class EmpiricalNtk
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(x);
         if (requested != NtkImplementation.Auto) return requested;
-        return Resolve(ModelPlan.Build(model, x), requested);
+        return ResolvePlan(ModelPlan.Build(model, x), requested);
     }
 
     /// <summary>
@@ -67,7 +67,7 @@ public static class EmpiricalNtk
         return new VectorProductNtk(plan, default).Multiply(x1, x2 ?? x1, v.to(x1.dtype, x1.device));
     }
 
-    private static NtkImplementation Resolve(ModelPlan plan, NtkImplementation requested)
+    private static NtkImplementation ResolvePlan(ModelPlan plan, NtkImplementation requested)
     {
         if (requested == NtkImplementation.Auto)
             return plan.HooksSeeAllParameters ? NtkImplementation.Structured : NtkImplementation.VectorProducts;
@@ -100,7 +100,8 @@ public static class EmpiricalNtk
             if (x is null) continue;
             if (x.dim() < 1 || x.shape[0] < 1)
                 throw new ArgumentException($"{name} has shape [{string.Join(", ", x.shape)}]; expected [N, …] with N ≥ 1 examples", name);
-            if (p is not null && (x.dtype != p.dtype || x.device.type != p.device.type || x.device.index != p.device.index))
+            if (p is not null && (x.dtype != p.dtype || x.device.type != p.device.type
+                                  || (x.device.index >= 0 && p.device.index >= 0 && x.device.index != p.device.index)))
                 throw new ArgumentException($"{name} is {x.dtype} on {x.device} but the model's parameters are {p.dtype} on {p.device}; " +
                                             $"convert it with {name}.to(dtype, device)", name);
         }

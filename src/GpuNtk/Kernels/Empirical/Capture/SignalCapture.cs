@@ -54,7 +54,8 @@ internal sealed class SignalCapture : TileFeatures
     private static SignalCapture Run(ModelPlan plan, Tensor x, long n, long o,
         List<(nn.Module Module, ILayerNtkRule Rule, Tensor Input, Tensor Output)> raw)
     {
-        var rules = plan.Modules.ToDictionary(e => e.Module, e => e.Rule, ReferenceEqualityComparer.Instance);
+        var rules = new Dictionary<nn.Module, ILayerNtkRule>(ReferenceEqualityComparer.Instance);
+        foreach (var (m, rule) in plan.Modules) rules[m] = rule;
         var removers = new List<Action>();
         using var scope = NewDisposeScope();
         using var grad = enable_grad();

@@ -27,7 +27,8 @@ internal sealed class LayerwiseNtk(ModelPlan plan, bool structured) : INtkBlockK
         var b = (SignalCapture)columns;
         var (dtype, device) = Where(a);
         using var acc = new NtkAccumulator(output, a.Count, b.Count, plan.Outputs, dtype, device);
-        var byModule = b.ByModule.ToDictionary(g => g[0].Module, ReferenceEqualityComparer.Instance);
+        var byModule = new Dictionary<nn.Module, IReadOnlyList<ModuleCall>>(ReferenceEqualityComparer.Instance);
+        foreach (var calls in b.ByModule) byModule[calls[0].Module] = calls;
         foreach (var calls1 in a.ByModule)
         {
             if (!byModule.TryGetValue(calls1[0].Module, out var calls2)) continue;

@@ -8,7 +8,8 @@ namespace GpuNtk.Kernels.Empirical;
 /// f(X2); the JVP J1·u uses the double-backward trick (TorchSharp has no forward-mode AD): with a dummy cotangent w,
 /// g(w) = J1ᵀ·w is built with create_graph, and ∂⟨g(w), u⟩/∂w = J1·u. Works for any module (no hooks, no rules).
 /// Θ itself takes one product per column (N2·O of them), each reusing both retained graphs: cost ≈ 2·N2·O
-/// backward passes over the tile — slow, but memory is that of two forward graphs.
+/// backward passes (the VJPs on single examples, the JVPs on the row tile) — slow, but memory is that of two
+/// forward graphs.
 /// </summary>
 internal sealed class VectorProductNtk(ModelPlan plan, CancellationToken cancellation) : INtkBlockKernel
 {
@@ -56,21 +57,21 @@ internal sealed class VectorProductNtk(ModelPlan plan, CancellationToken cancell
         using var grad = enable_grad();
         var ps = Parameters();
         long n1 = x1.shape[0], n2 = x2.shape[0], o = plan.Outputs;
-        var f2 = plan.Model.call(x2).reshape(n2, o);
         var jvp = new JvpOperator(plan.Model, ps, x1, o);
         var columns = new List<Tensor>();
-        var basis = zeros(n2, o, f2.dtype, f2.device);
+        var basis = eye(o, dtype: x2.dtype, device: x2.device);
         for (long j = 0; j < n2; j++)
         {
             cancellation.ThrowIfCancellationRequested();
+            // J2ᵀ·e_(j,b) involves example j only: one forward of that example, O backward passes through it.
+            using var example = NewDisposeScope();
+            var f2 = plan.Model.call(x2.narrow(0, j, 1)).reshape(1, o);
             for (long b = 0; b < o; b++)
             {
                 // One scope per product: the VJP is parameter-sized and must not outlive its column.
                 using var column = NewDisposeScope();
-                basis[j, b] = 1;
-                var u = autograd.grad([f2], ps, [basis], retain_graph: true, allow_unused: true);
-                basis[j, b] = 0;
-                columns.Add(jvp.Apply(u).MoveToOuterDisposeScope()); // Θ[:, j, :, b]: [N1, O]
+                var u = autograd.grad([f2], ps, [basis.narrow(0, b, 1)], retain_graph: b + 1 < o, allow_unused: true);
+                columns.Add(jvp.Apply(u).MoveToOtherDisposeScope(scope)); // Θ[:, j, :, b]: [N1, O]
             }
         }
         // columns are ordered (j, b): [N2·O, N1, O] → [N1, N2, O(a), O(b)].

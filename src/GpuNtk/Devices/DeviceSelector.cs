@@ -1,0 +1,36 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace GpuNtk.Devices;
+
+/// <summary>Turns user device names (<c>auto</c>, <c>cpu</c>, <c>cuda</c>, <c>cuda:i</c>) into devices, with clear errors.</summary>
+public static class DeviceSelector
+{
+    /// <summary><c>auto</c> is the first CUDA device when one is usable, else the CPU.</summary>
+    public static Device Parse(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var t = text.Trim().ToLowerInvariant();
+        if (t == "auto") return cuda.is_available() ? CUDA : CPU;
+        if (t == "cpu") return CPU;
+        if (t == "cuda" || t.StartsWith("cuda:", StringComparison.Ordinal))
+        {
+            if (!cuda.is_available())
+                throw new ArgumentException($"--device {text}: no CUDA device is usable. This build uses the CPU libtorch unless built " +
+                                            "with -p:TorchBackend=cuda or run with GPUNTK_LIBTORCH=<PyTorch CUDA lib folder>; or use --device cpu");
+            if (t.Length > 5)
+            {
+                if (!int.TryParse(t[5..], out int index) || index < 0)
+                    throw new ArgumentException($"--device {text}: the CUDA index must be a non-negative integer");
+                int count = cuda.device_count();
+                if (index >= count) throw new ArgumentException($"--device {text}: only {count} CUDA device(s) are visible (0…{count - 1})");
+            }
+            return device(t);
+        }
+        throw new ArgumentException($"--device {text}: use auto, cpu, cuda or cuda:<index>");
+    }
+
+    /// <summary>All visible CUDA devices, or just the CPU when there is none (for spreading work over devices).</summary>
+    public static IReadOnlyList<Device> AllComputeDevices() =>
+        cuda.is_available() ? Enumerable.Range(0, cuda.device_count()).Select(i => device(DeviceType.CUDA, i)).ToList() : [CPU];
+}
