@@ -52,8 +52,9 @@ internal static class NtkCommand
             Console.CancelKeyPress += onCancel;
             try
             {
-                var resolved = EmpiricalNtk.Resolve(net, x1, requested);
-                var options = new NtkOptions(output, resolved, (long)(mb * (1 << 20)), Progress(), cancel.Token);
+                long budgetBytes = (long)(mb * (1 << 20));
+                var resolved = EmpiricalNtk.Resolve(net, x1, requested, budgetBytes);
+                var options = new NtkOptions(output, resolved, budgetBytes, Progress(), cancel.Token);
                 var watch = Stopwatch.StartNew();
                 using var theta = EmpiricalNtk.Compute(net, x1, x2, options);
                 watch.Stop();

@@ -22,10 +22,12 @@ namespace GpuNtk.Kernels.Empirical;
 /// JVP; no hooks, so it works for any module.</item>
 /// <item><see cref="NtkImplementation.Reference"/>: explicit J by a per-example, per-output loop; for tests.</item>
 /// </list>
-/// <para><b>Auto</b> (<see cref="Resolve"/>): Structured when forward hooks see every trainable parameter and every
-/// parameterized module is called on one row per example (a probe forward on one example checks the first);
-/// otherwise VectorProducts. Structured is never slower than Jacobian contraction: it does the same work for layers
-/// without a structured rule and strictly less for dense layers.</para>
+/// <para><b>Auto</b> (<see cref="Resolve"/>): Structured, unless (a) forward hooks cannot see every trainable
+/// parameter (a probe forward on one example checks), or (b) the capture pass of a single example — the batch
+/// replicated O times — would not fit in half the memory budget; then VectorProducts, which needs no hooks and only
+/// two forward graphs. Structured is never slower than Jacobian contraction: it does the same work for layers without
+/// a structured rule and strictly less for dense layers, and it is orders of magnitude faster than vector products
+/// (which cost 2·N·O backward passes per block).</para>
 /// <para>Memory: X1×X2 is tiled so that one block's working set fits <see cref="NtkOptions.MemoryBudgetBytes"/>.</para>
 /// </remarks>
 public static class EmpiricalNtk
@@ -35,7 +37,7 @@ public static class EmpiricalNtk
         options ??= new NtkOptions();
         Validate(model, x1, x2, options);
         var plan = ModelPlan.Build(model, x1);
-        var kernel = CreateKernel(plan, ResolvePlan(plan, options.Implementation), options);
+        var kernel = CreateKernel(plan, ResolvePlan(plan, options.Implementation, options.MemoryBudgetBytes), options);
         return BlockedNtk.Assemble(kernel, x1, x2, plan.Outputs, options);
     }
 
@@ -43,12 +45,13 @@ public static class EmpiricalNtk
     /// The implementation <see cref="NtkImplementation.Auto"/> stands for on this model (see the class remarks), or
     /// <paramref name="requested"/> itself when it is not Auto. Runs a one-example probe forward.
     /// </summary>
-    public static NtkImplementation Resolve(nn.Module<Tensor, Tensor> model, Tensor x, NtkImplementation requested = NtkImplementation.Auto)
+    public static NtkImplementation Resolve(nn.Module<Tensor, Tensor> model, Tensor x, NtkImplementation requested = NtkImplementation.Auto,
+        long memoryBudgetBytes = 1L << 30)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(x);
         if (requested != NtkImplementation.Auto) return requested;
-        return ResolvePlan(ModelPlan.Build(model, x), requested);
+        return ResolvePlan(ModelPlan.Build(model, x), requested, memoryBudgetBytes);
     }
 
     /// <summary>
@@ -67,10 +70,13 @@ public static class EmpiricalNtk
         return new VectorProductNtk(plan, default).Multiply(x1, x2 ?? x1, v.to(x1.dtype, x1.device));
     }
 
-    private static NtkImplementation ResolvePlan(ModelPlan plan, NtkImplementation requested)
+    private static NtkImplementation ResolvePlan(ModelPlan plan, NtkImplementation requested, long memoryBudgetBytes)
     {
         if (requested == NtkImplementation.Auto)
-            return plan.HooksSeeAllParameters ? NtkImplementation.Structured : NtkImplementation.VectorProducts;
+        {
+            bool fits = 2 * new LayerwiseNtk(plan, structured: true, memoryBudgetBytes).FeatureBytesPerExample <= memoryBudgetBytes;
+            return plan.HooksSeeAllParameters && fits ? NtkImplementation.Structured : NtkImplementation.VectorProducts;
+        }
         if (requested is NtkImplementation.Structured or NtkImplementation.JacobianContraction && !plan.HooksSeeAllParameters)
             throw new ArgumentException($"{requested} needs forward hooks on every parameterized module, but {plan.UnsupportedReason}; " +
                                         "use NtkImplementation.VectorProducts (or Auto) for this model", nameof(requested));
@@ -79,8 +85,8 @@ public static class EmpiricalNtk
 
     private static INtkBlockKernel CreateKernel(ModelPlan plan, NtkImplementation implementation, NtkOptions options) => implementation switch
     {
-        NtkImplementation.Structured => new LayerwiseNtk(plan, structured: true),
-        NtkImplementation.JacobianContraction => new LayerwiseNtk(plan, structured: false),
+        NtkImplementation.Structured => new LayerwiseNtk(plan, structured: true, options.MemoryBudgetBytes),
+        NtkImplementation.JacobianContraction => new LayerwiseNtk(plan, structured: false, options.MemoryBudgetBytes),
         NtkImplementation.VectorProducts => new VectorProductNtk(plan, options.Cancellation),
         NtkImplementation.Reference => new ReferenceKernel(plan),
         _ => throw new ArgumentOutOfRangeException(nameof(implementation)),

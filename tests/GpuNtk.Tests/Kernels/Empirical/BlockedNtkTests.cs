@@ -28,6 +28,22 @@ public sealed class BlockedNtkTests
     }
 
     [Test]
+    public void JacobianContractionSlicesLargeLayersWithinTheBudget()
+    {
+        using var scope = NewDisposeScope();
+        // First layer: 64 output features × 601 inputs; both sides' Jacobians for 5 + 3 examples, 3 outputs, are
+        // 8·3·601·8 B ≈ 115 kB per feature, so half of 1 MiB holds 4 features: the layer goes in 16 slices.
+        using var net = NetworkFactory.Create("fcn:depth=1,width=64,in=600,out=3", seed: 10, ScalarType.Float64);
+        var x1 = Inputs(net, 5, seed: 35);
+        var x2 = Inputs(net, 3, seed: 36);
+        var small = new NtkOptions(NtkOutput.Full, NtkImplementation.JacobianContraction, MemoryBudgetBytes: 1 << 20);
+        Assert.That(RelativeError(EmpiricalNtk.Compute(net, x1, x2, small), ReferenceNtk.Compute(net, x1, x2, NtkOutput.Full)),
+            Is.LessThan(1e-12));
+        Assert.That(RelativeError(EmpiricalNtk.Compute(net, x1, null, small with { Output = NtkOutput.DiagonalFull }),
+            ReferenceNtk.Compute(net, x1, null, NtkOutput.DiagonalFull)), Is.LessThan(1e-12));
+    }
+
+    [Test]
     public void TileSizeFollowsTheMemoryBudget()
     {
         var budget = new NtkOptions(NtkOutput.Full, MemoryBudgetBytes: 1 << 20);

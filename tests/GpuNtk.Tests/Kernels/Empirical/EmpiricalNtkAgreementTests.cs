@@ -69,4 +69,15 @@ public sealed class EmpiricalNtkAgreementTests
             Assert.That(EmpiricalNtk.Resolve(net, Inputs(net, 1, seed: 1)), Is.EqualTo(NtkImplementation.Structured), arch);
         }
     }
+
+    [Test]
+    public void AutoFallsBackToVectorProductsWhenOneCaptureExceedsTheBudget()
+    {
+        using var scope = NewDisposeScope();
+        // One example's capture: O = 20 replicas × (2·2048 + 20) activations × 3 × 8 bytes ≈ 2 MB > half of 1 MiB.
+        using var net = NetworkFactory.Create("fcn:depth=2,width=2048,in=4,out=20", seed: 1, ScalarType.Float64);
+        var x = Inputs(net, 1, seed: 1);
+        Assert.That(EmpiricalNtk.Resolve(net, x, NtkImplementation.Auto, memoryBudgetBytes: 1 << 20), Is.EqualTo(NtkImplementation.VectorProducts));
+        Assert.That(EmpiricalNtk.Resolve(net, x, NtkImplementation.Auto, memoryBudgetBytes: 1L << 30), Is.EqualTo(NtkImplementation.Structured));
+    }
 }

@@ -13,7 +13,7 @@ internal sealed class ModelPlan
 {
     private ModelPlan(nn.Module<Tensor, Tensor> model, long outputs, IReadOnlyList<(nn.Module Module, ILayerNtkRule Rule)> modules,
         nn.Module? replicateAfter, string? unsupportedReason, long elementSize,
-        long activationElements, long inputElements, long maxJacobianWidth, long parameterCount)
+        long activationElements, long inputElements, long parameterCount)
     {
         Model = model;
         Outputs = outputs;
@@ -23,7 +23,6 @@ internal sealed class ModelPlan
         ElementSize = elementSize;
         ActivationElements = activationElements;
         InputElements = inputElements;
-        MaxJacobianWidth = maxJacobianWidth;
         ParameterCount = parameterCount;
     }
 
@@ -54,9 +53,6 @@ internal sealed class ModelPlan
 
     /// <summary>Σ over hooked calls of the input's elements, per example.</summary>
     public long InputElements { get; }
-
-    /// <summary>Largest per-output Jacobian width Q of a single module (its trainable parameter count, ×calls).</summary>
-    public long MaxJacobianWidth { get; }
 
     public long ParameterCount { get; }
 
@@ -129,10 +125,8 @@ internal sealed class ModelPlan
         }
         hookable = hookable.Where(e => calls.ContainsKey(e.Module)).ToList();
 
-        long maxWidth = hookable.Count == 0 ? 0
-            : hookable.Max(e => OwnParameters(e.Module).Sum(p => p.numel() + 1) * calls[e.Module]);
         return new ModelPlan(model, outputs, hookable, ReplicationPoint(model, hookable), reason,
-            x.element_size(), activation, input, maxWidth, trainable.Sum(p => p.numel()));
+            x.element_size(), activation, input, trainable.Sum(p => p.numel()));
     }
 
     private static nn.Module? ReplicationPoint(nn.Module model, IReadOnlyList<(nn.Module Module, ILayerNtkRule Rule)> hooked)

@@ -11,11 +11,12 @@ namespace GpuNtk.Kernels.Empirical;
 /// <item><b>Structured</b>: each layer's rule adds its contribution in factored form (dense: Gram of inputs ∘ Gram of
 /// signals) — no Jacobian; layers without a structured rule fall back to the Jacobian contraction below.</item>
 /// <item><b>Jacobian contraction</b>: each layer's per-example Jacobian <c>[N, O, Q_l]</c> is formed from the
-/// captured tensors and contracted, then dropped — only one layer's Jacobian block exists at a time.</item>
+/// captured tensors and contracted, then dropped — only one layer's Jacobian (or a slice of its output features or
+/// channels, when the budget is short) exists at a time.</item>
 /// </list>
 /// Cost per block (dense layer, fan-in I, fan-out F): structured N1·N2·(I + O²·F), contraction N1·N2·O²·I·F.
 /// </summary>
-internal sealed class LayerwiseNtk(ModelPlan plan, bool structured) : INtkBlockKernel
+internal sealed class LayerwiseNtk(ModelPlan plan, bool structured, long memoryBudgetBytes) : INtkBlockKernel
 {
     public NtkImplementation Implementation => structured ? NtkImplementation.Structured : NtkImplementation.JacobianContraction;
 
@@ -49,22 +50,32 @@ internal sealed class LayerwiseNtk(ModelPlan plan, bool structured) : INtkBlockK
     private void AddModule(IReadOnlyList<ModuleCall> calls1, IReadOnlyList<ModuleCall> calls2, NtkAccumulator acc, bool same)
     {
         // A module called several times (weight sharing) has J = Σ_calls J_c, so Θ gets every pair of calls.
-        using var scope = NewDisposeScope();
-        var jacobians = new Dictionary<ModuleCall, Tensor>(ReferenceEqualityComparer.Instance);
-        Tensor J(ModuleCall c)
-        {
-            if (!jacobians.TryGetValue(c, out var j)) jacobians[c] = j = c.Rule.Jacobian(c);
-            return j;
-        }
         foreach (var c1 in calls1)
         {
             foreach (var c2 in calls2)
             {
                 if (structured && c1.Rule.TryAccumulate(c1, c2, acc)) continue;
-                acc.AddJacobians(J(c1), same && ReferenceEquals(c1, c2) ? J(c1) : J(c2));
+                ContractJacobians(c1, c2, acc, same && ReferenceEquals(c1, c2));
             }
-            // Jacobian contraction keeps one layer's Jacobians at a time: drop the row call's once its pairs are done.
-            if (!same && jacobians.Remove(c1, out var done)) done.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// Θ += J(c1)·J(c2)ᵀ over this module's parameters, in slices (output features or channels) small enough that
+    /// both sides' Jacobian slices fit in half the memory budget.
+    /// </summary>
+    private void ContractJacobians(ModuleCall c1, ModuleCall c2, NtkAccumulator acc, bool sameCall)
+    {
+        var rule = c1.Rule;
+        long slices = rule.Slices(c1), width = Math.Max(1, rule.SliceWidth(c1));
+        long perSlice = (c1.Examples + (sameCall ? 0 : c2.Examples)) * plan.Outputs * width * plan.ElementSize;
+        long chunk = Math.Clamp(memoryBudgetBytes / 2 / Math.Max(1, perSlice), 1, slices);
+        for (long s = 0; s < slices; s += chunk)
+        {
+            using var scope = NewDisposeScope();
+            long count = Math.Min(chunk, slices - s);
+            var j1 = rule.Jacobian(c1, s, count);
+            acc.AddJacobians(j1, sameCall ? j1 : rule.Jacobian(c2, s, count));
         }
     }
 
@@ -75,8 +86,7 @@ internal sealed class LayerwiseNtk(ModelPlan plan, bool structured) : INtkBlockK
     }
 
     public long FeatureBytesPerExample =>
-        plan.ElementSize * (plan.InputElements + 3 * plan.Outputs * plan.ActivationElements
-                            + (structured ? 0 : 2 * plan.Outputs * plan.MaxJacobianWidth));
+        plan.ElementSize * (plan.InputElements + 3 * plan.Outputs * plan.ActivationElements);
 
     public long BlockBytesPerPair(NtkOutput output) =>
         plan.ElementSize * (output is NtkOutput.Full or NtkOutput.DiagonalFull ? 3 * plan.Outputs * plan.Outputs : 3);

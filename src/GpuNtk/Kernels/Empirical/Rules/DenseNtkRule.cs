@@ -41,14 +41,20 @@ internal sealed class DenseNtkRule : ILayerNtkRule
     // The factorisation needs [N, in] inputs; a Linear applied to [N, T, in] sums over T and goes the generic way.
     private static bool Flat(ModuleCall c) => c.Input.dim() == 2 && c.Signal.dim() == 3;
 
-    public Tensor Jacobian(ModuleCall call)
+    public long Slices(ModuleCall call) => Flat(call) ? call.Signal.shape[2] : 1;
+
+    public long SliceWidth(ModuleCall call) => Flat(call)
+        ? (WeightTrained ? call.Input.shape[1] : 0) + (BiasTrained ? 1 : 0)
+        : new GenericModuleNtkRule(_module).SliceWidth(call);
+
+    public Tensor Jacobian(ModuleCall call, long start, long count)
     {
-        if (!Flat(call)) return new GenericModuleNtkRule(_module).Jacobian(call);
+        if (!Flat(call)) return new GenericModuleNtkRule(_module).Jacobian(call, start, count);
         using var scope = NewDisposeScope();
-        long n = call.Examples, o = call.Outputs, f = call.Signal.shape[2];
+        long n = call.Examples, o = call.Outputs;
         var scaled = InputFeatures(call.Input); // [N, K]
         long k = scaled.shape[1];
-        var j = call.Signal.unsqueeze(3).mul(scaled.view(n, 1, 1, k)).reshape(n, o, f * k);
+        var j = call.Signal.narrow(2, start, count).unsqueeze(3).mul(scaled.view(n, 1, 1, k)).reshape(n, o, count * k);
         return j.MoveToOuterDisposeScope();
     }
 

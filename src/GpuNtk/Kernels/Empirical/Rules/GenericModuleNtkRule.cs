@@ -10,7 +10,11 @@ namespace GpuNtk.Kernels.Empirical;
 /// </summary>
 internal sealed class GenericModuleNtkRule(nn.Module module) : ILayerNtkRule
 {
-    public Tensor Jacobian(ModuleCall call)
+    public long Slices(ModuleCall call) => 1;
+
+    public long SliceWidth(ModuleCall call) => ModelPlan.OwnParameters(module).Sum(p => p.numel());
+
+    public Tensor Jacobian(ModuleCall call, long start, long count)
     {
         var m = (nn.Module<Tensor, Tensor>)module;
         var ps = ModelPlan.OwnParameters(module).ToArray();

@@ -8,8 +8,18 @@ namespace GpuNtk.Kernels.Empirical;
 /// </summary>
 internal interface ILayerNtkRule
 {
-    /// <summary>Per-example Jacobian of the module's own trainable parameters for one call: <c>[N, O, Q]</c>.</summary>
-    Tensor Jacobian(ModuleCall call);
+    /// <summary>
+    /// The per-example Jacobian splits into this many independent slices of the parameters (dense: output features,
+    /// convolution: output channels; 1 where the rule cannot split), each <see cref="SliceWidth"/> wide, so a large
+    /// layer can be contracted piece by piece within a memory budget.
+    /// </summary>
+    long Slices(ModuleCall call);
+
+    /// <summary>Jacobian elements per slice, per example and output.</summary>
+    long SliceWidth(ModuleCall call);
+
+    /// <summary>Per-example Jacobian of slices [start, start + count) of the module's own trainable parameters: <c>[N, O, count·width]</c>.</summary>
+    Tensor Jacobian(ModuleCall call, long start, long count);
 
     /// <summary>
     /// Adds the contribution of the module's parameters through calls <paramref name="c1"/> (rows of the block) and

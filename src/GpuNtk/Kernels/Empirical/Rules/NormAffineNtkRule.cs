@@ -35,7 +35,13 @@ internal sealed class NormAffineNtkRule : ILayerNtkRule
         _ => null,
     };
 
-    public Tensor Jacobian(ModuleCall call)
+    public long Slices(ModuleCall call) => 1;
+
+    public long SliceWidth(ModuleCall call) =>
+        ((_weight is { requires_grad: true } ? 1 : 0) + (_bias is { requires_grad: true } ? 1 : 0))
+        * (_weight ?? _bias)!.numel();
+
+    public Tensor Jacobian(ModuleCall call, long start, long count)
     {
         using var scope = NewDisposeScope();
         long n = call.Examples, o = call.Outputs;
