@@ -14,7 +14,7 @@ internal sealed record BenchCase(string Group, string Arch, long N, NtkOutput Ou
 
 /// <summary>A measured row.</summary>
 internal sealed record BenchResult(BenchCase Case, long Outputs, long Parameters, double BestSeconds, double MedianSeconds,
-    int Repeats, long? PeakBytes, string? Note = null)
+    int Repeats, long? PeakBytes, string LoadAverage)
 {
     /// <summary>Bytes an explicit Jacobian of the N inputs would take: N·O·P elements.</summary>
     public double ExplicitJacobianBytes => (double)Case.N * Outputs * Parameters * (Case.DType == ScalarType.Float64 ? 8 : 4);
@@ -52,6 +52,9 @@ internal static class BenchRunner
             times.Add(sw.Elapsed.TotalSeconds);
         }
         times.Sort();
-        return new BenchResult(c, net.Spec.Outputs, net.ParameterCount, times[0], times[times.Count / 2], times.Count, peak);
+        return new BenchResult(c, net.Spec.Outputs, net.ParameterCount, times[0], times[times.Count / 2], times.Count, peak, LoadAverage());
     }
+
+    /// <summary>The 1-minute load average (other processes compete for the same cores), or n/a.</summary>
+    public static string LoadAverage() => File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Split(' ')[0] : "n/a";
 }

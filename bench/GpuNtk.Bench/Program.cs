@@ -74,29 +74,42 @@ cases.AddRange([
 
 if (only is not null) cases.RemoveAll(c => !c.Group.StartsWith(only, StringComparison.OrdinalIgnoreCase));
 var results = new List<BenchResult>();
+JsonElement? functorch = null;
+string? peerLoad = null;
 foreach (var c in cases)
 {
+    // The functorch peer runs right after GpuNtk's headline rows, so both see the same machine load.
+    if (peer && c.Group != "headline" && results.Any(r => r.Case.Group == "headline") && peerLoad is null)
+    {
+        functorch = FunctorchPeer.Run(python!, Path.Combine(AppContext.BaseDirectory, "functorch_ntk.py"), Fcn, 16, threads, 0, quick, Console.Error);
+        peerLoad = BenchRunner.LoadAverage();
+    }
     var r = BenchRunner.Run(c);
     results.Add(r);
     Console.Error.WriteLine($"{c.Group,-24} {c.Arch,-40} N={c.N,-5} {c.Output,-6} {c.Implementation,-20} {c.DType,-8} " +
                             $"best {r.BestSeconds:F4} s  median {r.MedianSeconds:F4} s  peak Δ {Mb(r.PeakBytes)} MB");
 }
 
-JsonElement? functorch = peer ? FunctorchPeer.Run(python!, Path.Combine(AppContext.BaseDirectory, "functorch_ntk.py"), Fcn, 16, threads, 0, quick, Console.Error) : null;
+if (peer && peerLoad is null && results.Any(r => r.Case.Group == "headline"))
+{
+    functorch = FunctorchPeer.Run(python!, Path.Combine(AppContext.BaseDirectory, "functorch_ntk.py"), Fcn, 16, threads, 0, quick, Console.Error);
+    peerLoad = BenchRunner.LoadAverage();
+}
 
 var md = new StringBuilder();
 md.AppendLine($"Measured {DateTime.UtcNow:yyyy-MM-dd} with `dotnet run --project bench/GpuNtk.Bench -c Release{(quick ? " -- --quick" : "")}`: " +
-              $"{threads} threads, TorchSharp/libtorch CPU, {Environment.ProcessorCount} cores, load average at start {LoadAverage()}. " +
+              $"{threads} threads, TorchSharp/libtorch CPU, {Environment.ProcessorCount} cores. " +
               "Warm timings (best and median of ≥ 3 runs or ≥ 1 s; cases over 5 s: one run after the warm-up); " +
-              "peak Δ = rise of the process's peak RSS during one run; explicit J = N·O·P·bytes, what materialising the Jacobian would take.");
+              "peak Δ = rise of the process's peak RSS during one run; explicit J = N·O·P·bytes, what materialising the Jacobian would take; " +
+              "load = 1-minute load average after the row (other processes on the same cores slow multi-threaded runs).");
 md.AppendLine();
-md.AppendLine("| group | architecture | N | O | output | implementation | dtype | best (s) | median (s) | peak Δ (MB) | explicit J (MB) |");
-md.AppendLine("| --- | --- | ---: | ---: | --- | --- | --- | ---: | ---: | ---: | ---: |");
+md.AppendLine("| group | architecture | N | O | output | implementation | dtype | best (s) | median (s) | peak Δ (MB) | explicit J (MB) | load |");
+md.AppendLine("| --- | --- | ---: | ---: | --- | --- | --- | ---: | ---: | ---: | ---: | ---: |");
 foreach (var r in results)
 {
     var c = r.Case;
     md.AppendLine($"| {c.Group} | `{Short(c.Arch)}` | {c.N} | {r.Outputs} | {c.Output.ToString().ToLowerInvariant()} | {Name(c.Implementation)} | " +
-                  $"{(c.DType == ScalarType.Float64 ? "f64" : "f32")} | {r.BestSeconds:G4} | {r.MedianSeconds:G4} | {Mb(r.PeakBytes)} | {r.ExplicitJacobianBytes / (1 << 20):F0} |");
+                  $"{(c.DType == ScalarType.Float64 ? "f64" : "f32")} | {r.BestSeconds:G4} | {r.MedianSeconds:G4} | {Mb(r.PeakBytes)} | {r.ExplicitJacobianBytes / (1 << 20):F0} | {r.LoadAverage} |");
 }
 if (functorch is JsonElement f && results.Any(r => r.Case.Group == "headline"))
 {
@@ -105,8 +118,8 @@ if (functorch is JsonElement f && results.Any(r => r.Case.Group == "headline"))
     double fjc = f.GetProperty("jc_full_s").GetDouble(), fjt = f.GetProperty("jc_trace_s").GetDouble();
     md.AppendLine();
     md.AppendLine($"functorch peer (`bench/functorch_ntk.py`, PyTorch {f.GetProperty("torch").GetString()}, {f.GetProperty("threads").GetInt32()} threads), " +
-                  $"same weights and 16 inputs of `{Fcn}`, float32; functorch's full NTK vs GpuNtk's: max relative difference " +
-                  $"{f.GetProperty("max_rel_diff_vs_gpuntk").GetDouble():E1}.");
+                  $"same weights and 16 inputs of `{Fcn}`, float32, run right after GpuNtk's headline rows (load {peerLoad}); " +
+                  $"functorch's full NTK vs GpuNtk's: max relative difference {f.GetProperty("max_rel_diff_vs_gpuntk").GetDouble():E1}.");
     md.AppendLine();
     md.AppendLine("| NTK (16 inputs) | functorch (s) | GpuNtk structured (s) | speed-up |");
     md.AppendLine("| --- | ---: | ---: | ---: |");
@@ -131,4 +144,3 @@ static string Name(NtkImplementation i) => i switch
     _ => i.ToString(),
 };
 static string Short(string arch) => arch.Replace(",act=relu,param=ntk", "", StringComparison.Ordinal);
-static string LoadAverage() => File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Split(' ')[0] : "n/a";
