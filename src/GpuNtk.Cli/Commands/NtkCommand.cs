@@ -18,43 +18,82 @@ internal static class NtkCommand
         var dtype = CommonOptions.DType();
         var device = CommonOptions.Device();
         var inputs = new Option<string?>("--inputs") { Description = "X1 as a .npy array [N, …]; omitted: --random examples from N(0, 1)." };
-        var inputs2 = new Option<string?>("--inputs2") { Description = "X2 as a .npy array; omitted: X2 = X1 (symmetric)." };
+        var inputs2 = new Option<string?>("--inputs2") { Description = "X2 as a .npy array; omitted: X2 = X1 (symmetric: each off-diagonal block computed once)." };
         var random = new Option<int>("--random") { Description = "Number of random inputs when --inputs is omitted.", DefaultValueFactory = _ => 4 };
-        var output = new Option<string>("--output") { Description = "full ([N1,N2,O,O]), trace ([N1,N2], mean over outputs) or diagonal.", DefaultValueFactory = _ => "trace" };
-        var implementation = new Option<string>("--implementation") { Description = "auto, jc, vp, sd or reference.", DefaultValueFactory = _ => "auto" };
+        var full = new Option<bool>("--full") { Description = "Full kernel [N1, N2, O, O] (with --diagonal: [N, O, O])." };
+        var trace = new Option<bool>("--trace") { Description = "Traced kernel [N1, N2], the mean over outputs (the default)." };
+        var diagonal = new Option<bool>("--diagonal") { Description = "Only Θ(x_i, x_i): [N] (traced) or [N, O, O] with --full." };
+        var implementation = new Option<string>("--implementation") { Description = "auto, sd (structured), jc (Jacobian contraction), vp (NTK-vector products) or reference.", DefaultValueFactory = _ => "auto" };
+        var budget = new Option<double>("--memory-budget-mb") { Description = "Working memory per block, in MiB; sets the tile size.", DefaultValueFactory = _ => 1024 };
         var outPath = new Option<string?>("--out") { Description = "Write Θ to this .npy file." };
         var checkpoint = CheckpointOptions.Checkpoint();
 
-        var command = new Command("ntk", "Compute the empirical neural tangent kernel Θ(X1, X2) of a network at initialisation.");
-        foreach (var o in new Option[] { arch, inputs, inputs2, random, output, implementation, dtype, device, seed, outPath, checkpoint }) command.Options.Add(o);
+        var command = new Command("ntk", "Compute the empirical neural tangent kernel Θ(X1, X2) of a network at initialisation (or at --checkpoint weights).");
+        foreach (var o in new Option[] { arch, checkpoint, inputs, inputs2, random, full, trace, diagonal, implementation, dtype, device, seed, budget, outPath })
+            command.Options.Add(o);
         command.SetAction(parse => CliRunner.Run(() =>
         {
+            var output = ParseOutput(parse.GetValue(full), parse.GetValue(trace), parse.GetValue(diagonal));
+            var requested = ParseImplementation(parse.GetValue(implementation)!);
             var dt = CommonOptions.ParseDType(parse.GetValue(dtype)!);
             var dev = CommonOptions.ParseDevice(parse.GetValue(device)!);
             using var net = NetworkFactory.Create(parse.GetValue(arch)!, parse.GetValue(seed), dt, dev);
             CheckpointOptions.Apply(net, parse.GetValue(checkpoint));
-            var x1 = LoadInputs(parse.GetValue(inputs), net.Spec, parse.GetValue(random), parse.GetValue(seed), dt, dev);
+            var x1 = LoadInputs(parse.GetValue(inputs), "--inputs", net.Spec, parse.GetValue(random), parse.GetValue(seed), dt, dev);
             var x2Path = parse.GetValue(inputs2);
-            var x2 = x2Path is null ? null : LoadInputs(x2Path, net.Spec, 0, 0, dt, dev);
-            var options = new NtkOptions(ParseOutput(parse.GetValue(output)!), ParseImplementation(parse.GetValue(implementation)!));
-            var watch = Stopwatch.StartNew();
-            using var theta = EmpiricalNtk.Compute(net, x1, x2, options);
-            watch.Stop();
-            var path = parse.GetValue(outPath);
-            if (path is not null) NpyFile.Write(path, theta);
-            else if (theta.numel() <= 400) Console.WriteLine(theta.cpu().ToString(TorchSharp.TensorStringStyle.Numpy));
-            Console.WriteLine(JsonSerializer.Serialize(new
+            if (x2Path is not null && output is NtkOutput.DiagonalFull or NtkOutput.DiagonalTrace)
+                throw new ArgumentException("--diagonal computes Θ(x_i, x_i) of one input set: leave out --inputs2");
+            var x2 = x2Path is null ? null : LoadInputs(x2Path, "--inputs2", net.Spec, 0, 0, dt, dev);
+            double mb = parse.GetValue(budget);
+            if (!(mb >= 1)) throw new ArgumentException($"--memory-budget-mb {mb}: give at least 1");
+
+            using var cancel = new CancellationTokenSource();
+            ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; cancel.Cancel(); };
+            Console.CancelKeyPress += onCancel;
+            try
             {
-                arch = net.Spec.ToString(), shape = theta.shape, output = options.Output.ToString().ToLowerInvariant(),
-                implementation = options.Implementation.ToString(), dtype = dt.ToString().ToLowerInvariant(),
-                device = dev.ToString(), seconds = Math.Round(watch.Elapsed.TotalSeconds, 6), @out = path,
-            }));
+                long budgetBytes = (long)(mb * (1 << 20));
+                var resolved = EmpiricalNtk.Resolve(net, x1, requested, budgetBytes);
+                var options = new NtkOptions(output, resolved, budgetBytes, Progress(), cancel.Token);
+                var watch = Stopwatch.StartNew();
+                using var theta = EmpiricalNtk.Compute(net, x1, x2, options);
+                watch.Stop();
+                var path = parse.GetValue(outPath);
+                if (path is not null) NpyFile.Write(path, theta);
+                else if (theta.numel() <= 400) Console.WriteLine(theta.cpu().ToString(TorchSharp.TensorStringStyle.Numpy));
+                Console.WriteLine(JsonSerializer.Serialize(new
+                {
+                    arch = net.Spec.ToString(), shape = theta.shape, output = OutputName(output),
+                    implementation = ImplementationName(resolved), dtype = dt.ToString().ToLowerInvariant(),
+                    device = dev.ToString(), seconds = Math.Round(watch.Elapsed.TotalSeconds, 6), @out = path,
+                }));
+            }
+            finally { Console.CancelKeyPress -= onCancel; }
             return 0;
         }));
         return command;
     }
 
-    private static Tensor LoadInputs(string? path, ArchitectureSpec spec, int count, long seed, ScalarType dtype, Device device)
+    /// <summary>Block progress on stderr when it is a terminal (keeps stdout to the one JSON line).</summary>
+    private static IProgress<double>? Progress()
+    {
+        if (Console.IsErrorRedirected) return null;
+        int last = -1;
+        return new SynchronousProgress(f =>
+        {
+            int pct = (int)(f * 100);
+            if (pct == last) return;
+            last = pct;
+            Console.Error.Write(pct < 100 ? $"\rntk: {pct,3}% of blocks" : "\r                    \r");
+        });
+    }
+
+    private sealed class SynchronousProgress(Action<double> report) : IProgress<double>
+    {
+        public void Report(double value) => report(value);
+    }
+
+    private static Tensor LoadInputs(string? path, string option, ArchitectureSpec spec, int count, long seed, ScalarType dtype, Device device)
     {
         if (path is null)
         {
@@ -63,19 +102,25 @@ internal static class NtkCommand
             return randn([count, spec.InputSize], ScalarType.Float64, CPU, generator: g).to(dtype, device);
         }
         var x = NpyFile.Read(path);
-        if (x.dim() < 2 || x.numel() / x.shape[0] != spec.InputSize)
-            throw new ArgumentException($"{path}: shape [{string.Join(", ", x.shape)}] does not fit {spec} " +
+        if (x.dim() < 2 || x.shape[0] < 1 || x.numel() / x.shape[0] != spec.InputSize)
+            throw new ArgumentException($"{option} {path}: shape [{string.Join(", ", x.shape)}] does not fit {spec} " +
                                         $"(expected [N, {spec.InputSize}] or [N, …] with {spec.InputSize} features per example)");
         return x.to(dtype, device);
     }
 
-    private static NtkOutput ParseOutput(string text) => text.Trim().ToLowerInvariant() switch
+    private static NtkOutput ParseOutput(bool full, bool trace, bool diagonal)
     {
-        "full" => NtkOutput.Full,
-        "trace" or "traced" => NtkOutput.Trace,
-        "diagonal" or "diag" => NtkOutput.DiagonalTrace,
-        "diagonal-full" => NtkOutput.DiagonalFull,
-        _ => throw new ArgumentException($"--output {text}: use full, trace, diagonal or diagonal-full"),
+        if (full && trace) throw new ArgumentException("--full and --trace exclude each other: pick one");
+        if (diagonal) return full ? NtkOutput.DiagonalFull : NtkOutput.DiagonalTrace;
+        return full ? NtkOutput.Full : NtkOutput.Trace;
+    }
+
+    private static string OutputName(NtkOutput o) => o switch
+    {
+        NtkOutput.Full => "full",
+        NtkOutput.Trace => "trace",
+        NtkOutput.DiagonalFull => "diagonal-full",
+        _ => "diagonal",
     };
 
     private static NtkImplementation ParseImplementation(string text) => text.Trim().ToLowerInvariant() switch
@@ -85,6 +130,15 @@ internal static class NtkCommand
         "jc" or "jacobian" => NtkImplementation.JacobianContraction,
         "vp" or "ntk-vp" => NtkImplementation.VectorProducts,
         "sd" or "structured" => NtkImplementation.Structured,
-        _ => throw new ArgumentException($"--implementation {text}: use auto, jc, vp, sd or reference"),
+        _ => throw new ArgumentException($"--implementation {text}: use auto, sd, jc, vp or reference"),
+    };
+
+    private static string ImplementationName(NtkImplementation i) => i switch
+    {
+        NtkImplementation.Structured => "sd",
+        NtkImplementation.JacobianContraction => "jc",
+        NtkImplementation.VectorProducts => "vp",
+        NtkImplementation.Reference => "reference",
+        _ => "auto",
     };
 }

@@ -33,8 +33,9 @@ public sealed class ResidualBlock : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        var h = conv2.forward(act2.forward(conv1.forward(act1.forward(x))));
-        var s = shortcut is null ? x : shortcut.forward(x);
+        // call(), not forward(): TorchSharp runs forward hooks only in call(), and the NTK engine hooks these layers.
+        var h = conv2.call(act2.call(conv1.call(act1.call(x))));
+        var s = shortcut is null ? x : shortcut.call(x);
         return (h + s).MoveToOuterDisposeScope();
     }
 }

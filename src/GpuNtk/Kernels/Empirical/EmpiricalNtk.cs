@@ -6,20 +6,112 @@ namespace GpuNtk.Kernels.Empirical;
 /// <summary>
 /// Entry point for the empirical NTK Θ(X1, X2) = J(X1)·J(X2)ᵀ of a module, J = ∂f/∂θ over all parameters that
 /// require gradients. Conventions (shapes, trace = mean over outputs): src/GpuNtk/Kernels/README.md.
-/// Inputs and result live on the model's device and dtype.
+/// Inputs must be on the model's device and in its dtype; the result is too (or on the host with
+/// <see cref="NtkOptions.AssembleOnHost"/>).
 /// </summary>
+/// <remarks>
+/// <para>Implementations (all agree to rounding):</para>
+/// <list type="bullet">
+/// <item><see cref="NtkImplementation.Structured"/>: one capture pass per tile (inputs of every parameterized layer by
+/// forward hooks; backprop signals of all N·O outputs by a single autograd call on the batch replicated O times), then
+/// per-layer rules: dense layers add (WM²·AAᵀ + BM²)∘(GGᵀ) and never form J; convolutions, LayerNorm/GroupNorm
+/// affine parameters and unknown modules contract their own per-example Jacobian (one layer at a time).</item>
+/// <item><see cref="NtkImplementation.JacobianContraction"/>: the same capture, every layer through its per-example
+/// Jacobian, contracted layer by layer.</item>
+/// <item><see cref="NtkImplementation.VectorProducts"/>: Θ·e for every basis vector e by a VJP and a double-backward
+/// JVP; no hooks, so it works for any module.</item>
+/// <item><see cref="NtkImplementation.Reference"/>: explicit J by a per-example, per-output loop; for tests.</item>
+/// </list>
+/// <para><b>Auto</b> (<see cref="Resolve"/>): Structured, unless (a) forward hooks cannot see every trainable
+/// parameter (a probe forward on one example checks), or (b) the capture pass of a single example — the batch
+/// replicated O times — would not fit in half the memory budget; then VectorProducts, which needs no hooks and only
+/// two forward graphs. Structured is never slower than Jacobian contraction: it does the same work for layers without
+/// a structured rule and strictly less for dense layers, and it is orders of magnitude faster than vector products
+/// (which cost 2·N·O backward passes per block).</para>
+/// <para>Memory: X1×X2 is tiled so that one block's working set fits <see cref="NtkOptions.MemoryBudgetBytes"/>.</para>
+/// </remarks>
 public static class EmpiricalNtk
 {
     public static Tensor Compute(nn.Module<Tensor, Tensor> model, Tensor x1, Tensor? x2 = null, NtkOptions? options = null)
     {
+        options ??= new NtkOptions();
+        Validate(model, x1, x2, options);
+        var plan = ModelPlan.Build(model, x1);
+        var kernel = CreateKernel(plan, ResolvePlan(plan, options.Implementation, options.MemoryBudgetBytes), options);
+        return BlockedNtk.Assemble(kernel, x1, x2, plan.Outputs, options);
+    }
+
+    /// <summary>
+    /// The implementation <see cref="NtkImplementation.Auto"/> stands for on this model (see the class remarks), or
+    /// <paramref name="requested"/> itself when it is not Auto. Runs a one-example probe forward.
+    /// </summary>
+    public static NtkImplementation Resolve(nn.Module<Tensor, Tensor> model, Tensor x, NtkImplementation requested = NtkImplementation.Auto,
+        long memoryBudgetBytes = 1L << 30)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(x);
+        if (requested != NtkImplementation.Auto) return requested;
+        return ResolvePlan(ModelPlan.Build(model, x), requested, memoryBudgetBytes);
+    }
+
+    /// <summary>
+    /// Θ(X1, X2)·v by one VJP and one JVP (double backward), without forming Θ or J: <paramref name="v"/> is
+    /// <c>[N2, O]</c> (Θ viewed as <c>[N1·O, N2·O]</c>, rows example-major), the result <c>[N1, O]</c>.
+    /// <paramref name="x2"/> null means X1.
+    /// </summary>
+    public static Tensor VectorProduct(nn.Module<Tensor, Tensor> model, Tensor x1, Tensor? x2, Tensor v)
+    {
+        ArgumentNullException.ThrowIfNull(v);
+        Validate(model, x1, x2, new NtkOptions());
+        var plan = ModelPlan.Build(model, x1);
+        long n2 = (x2 ?? x1).shape[0];
+        if (v.numel() != n2 * plan.Outputs)
+            throw new ArgumentException($"v has shape [{string.Join(", ", v.shape)}]; expected [{n2}, {plan.Outputs}] (examples of X2 × outputs)", nameof(v));
+        return new VectorProductNtk(plan, default).Multiply(x1, x2 ?? x1, v.to(x1.dtype, x1.device));
+    }
+
+    private static NtkImplementation ResolvePlan(ModelPlan plan, NtkImplementation requested, long memoryBudgetBytes)
+    {
+        if (requested == NtkImplementation.Auto)
+        {
+            bool fits = 2 * new LayerwiseNtk(plan, structured: true, memoryBudgetBytes).FeatureBytesPerExample <= memoryBudgetBytes;
+            return plan.HooksSeeAllParameters && fits ? NtkImplementation.Structured : NtkImplementation.VectorProducts;
+        }
+        if (requested is NtkImplementation.Structured or NtkImplementation.JacobianContraction && !plan.HooksSeeAllParameters)
+            throw new ArgumentException($"{requested} needs forward hooks on every parameterized module, but {plan.UnsupportedReason}; " +
+                                        "use NtkImplementation.VectorProducts (or Auto) for this model", nameof(requested));
+        return requested;
+    }
+
+    private static INtkBlockKernel CreateKernel(ModelPlan plan, NtkImplementation implementation, NtkOptions options) => implementation switch
+    {
+        NtkImplementation.Structured => new LayerwiseNtk(plan, structured: true, options.MemoryBudgetBytes),
+        NtkImplementation.JacobianContraction => new LayerwiseNtk(plan, structured: false, options.MemoryBudgetBytes),
+        NtkImplementation.VectorProducts => new VectorProductNtk(plan, options.Cancellation),
+        NtkImplementation.Reference => new ReferenceKernel(plan),
+        _ => throw new ArgumentOutOfRangeException(nameof(implementation)),
+    };
+
+    private static void Validate(nn.Module<Tensor, Tensor> model, Tensor x1, Tensor? x2, NtkOptions options)
+    {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(x1);
-        options ??= new NtkOptions();
-        if (x2 is not null && options.Output is NtkOutput.DiagonalFull or NtkOutput.DiagonalTrace)
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        if (x2 is not null && options.IsDiagonal)
             throw new ArgumentException("a diagonal NTK is Θ(x_i, x_i): give one input set only", nameof(x2));
-        return options.Implementation switch
+        var p = model.parameters().FirstOrDefault();
+        foreach (var (x, name) in new[] { (x1, nameof(x1)), (x2, nameof(x2)) })
         {
-            _ => ReferenceNtk.Compute(model, x1, x2, options.Output),
-        };
+            if (x is null) continue;
+            if (x.dim() < 1 || x.shape[0] < 1)
+                throw new ArgumentException($"{name} has shape [{string.Join(", ", x.shape)}]; expected [N, …] with N ≥ 1 examples", name);
+            if (p is not null && (x.dtype != p.dtype || x.device.type != p.device.type
+                                  || (x.device.index >= 0 && p.device.index >= 0 && x.device.index != p.device.index)))
+                throw new ArgumentException($"{name} is {x.dtype} on {x.device} but the model's parameters are {p.dtype} on {p.device}; " +
+                                            $"convert it with {name}.to(dtype, device)", name);
+        }
+        if (x2 is not null && !x1.shape.Skip(1).SequenceEqual(x2.shape.Skip(1)))
+            throw new ArgumentException($"x1 [{string.Join(", ", x1.shape)}] and x2 [{string.Join(", ", x2.shape)}] differ in their per-example shape", nameof(x2));
     }
 }

@@ -16,13 +16,13 @@ public enum NtkOutput
 /// <summary>How the NTK is computed. All implementations agree to rounding; they differ in speed and memory.</summary>
 public enum NtkImplementation
 {
-    /// <summary>Picks per model and shape (see EmpiricalNtk's documentation).</summary>
+    /// <summary>Picks per model (see <see cref="EmpiricalNtk.Resolve"/>).</summary>
     Auto,
     /// <summary>Loops over examples and outputs with autograd; explicit J. For tests.</summary>
     Reference,
     /// <summary>Per-example Jacobians from batched autograd, contracted layer by layer.</summary>
     JacobianContraction,
-    /// <summary>NTK-vector products (VJP, then JVP by double backward); never forms J.</summary>
+    /// <summary>NTK-vector products (VJP, then JVP by double backward); never forms J; works for any module.</summary>
     VectorProducts,
     /// <summary>Per-layer structured rules on activations and backprop signals; never forms J.</summary>
     Structured,
@@ -33,9 +33,32 @@ public enum NtkImplementation
 /// <param name="Implementation">Which algorithm.</param>
 /// <param name="MemoryBudgetBytes">Working memory a block may use; sets the tile size of X1×X2.</param>
 /// <param name="Progress">Receives the fraction of blocks done, in [0, 1].</param>
+/// <param name="Cancellation">Checked between blocks (and between basis vectors of the vector-product method).</param>
+/// <param name="BlockSize">Examples per tile; null: the largest tile that fits <paramref name="MemoryBudgetBytes"/>.</param>
+/// <param name="AssembleOnHost">Assemble Θ in host (CPU) memory instead of on the model's device; blocks are still
+/// computed on the device. For kernels larger than the device's memory.</param>
 public sealed record NtkOptions(
     NtkOutput Output = NtkOutput.Full,
     NtkImplementation Implementation = NtkImplementation.Auto,
     long MemoryBudgetBytes = 1L << 30,
     IProgress<double>? Progress = null,
-    CancellationToken Cancellation = default);
+    CancellationToken Cancellation = default,
+    int? BlockSize = null,
+    bool AssembleOnHost = false)
+{
+    /// <summary>Throws <see cref="ArgumentException"/> naming the option when a value is out of range.</summary>
+    public void Validate()
+    {
+        if (!Enum.IsDefined(Output)) throw new ArgumentException($"NtkOptions.Output: unknown value {Output}");
+        if (!Enum.IsDefined(Implementation)) throw new ArgumentException($"NtkOptions.Implementation: unknown value {Implementation}");
+        if (MemoryBudgetBytes < 1 << 20)
+            throw new ArgumentException($"NtkOptions.MemoryBudgetBytes = {MemoryBudgetBytes}: give at least 1 MiB (1048576)");
+        if (BlockSize is < 1) throw new ArgumentException($"NtkOptions.BlockSize = {BlockSize}: must be ≥ 1 (or null to size tiles from the memory budget)");
+    }
+
+    /// <summary>True for the diagonal outputs (Θ(x_i, x_i) only).</summary>
+    public bool IsDiagonal => Output is NtkOutput.DiagonalFull or NtkOutput.DiagonalTrace;
+
+    /// <summary>True for the outputs traced over the output index.</summary>
+    public bool IsTraced => Output is NtkOutput.Trace or NtkOutput.DiagonalTrace;
+}
