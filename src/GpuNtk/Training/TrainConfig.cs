@@ -26,7 +26,7 @@ public sealed record TrainConfig
     /// <summary>Minibatch size; 0 means full batch (gradient descent).</summary>
     public int BatchSize { get; init; } = 128;
     /// <summary>Optimizer steps; for gradient flow, the run integrates to t = Steps (time is counted in steps).</summary>
-    public long Steps { get; init; } = 1000;
+    public long Steps { get; init; } = 2000;
     /// <summary>Telemetry interval in steps.</summary>
     public int LogEvery { get; init; } = 100;
     /// <summary>Fixed training examples in the telemetry probe.</summary>
