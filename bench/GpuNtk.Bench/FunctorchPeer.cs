@@ -46,6 +46,7 @@ internal static class FunctorchPeer
             if (skipVp) psi.ArgumentList.Add("--skip-vp");
             psi.Environment["OMP_NUM_THREADS"] = threads.ToString();
             psi.Environment["OPENBLAS_NUM_THREADS"] = threads.ToString();
+            psi.Environment[OpenMpPolicy.Variable] = Environment.GetEnvironmentVariable(OpenMpPolicy.Variable) ?? "PASSIVE";
             using var p = Process.Start(psi)!;
             var stdout = p.StandardOutput.ReadToEnd();
             var stderr = p.StandardError.ReadToEnd();

@@ -9,9 +9,9 @@ using static TorchSharp.torch;
 // GpuNtk NTK benchmark: times each implementation against N, width, depth and O (with peak memory), and compares with
 // functorch on the same FCN weights and inputs. Writes a Markdown table.
 //   dotnet run --project bench/GpuNtk.Bench -c Release -- [--out FILE.md] [--threads 2] [--quick] [--python /usr/bin/python3] [--no-peer]
-//   [--only GROUP] (rows whose group starts with GROUP, e.g. headline)
+//   [--only GROUP] (rows whose group starts with GROUP, e.g. headline) [--omp-wait-policy passive|active] (see OpenMpPolicy)
 var arguments = new Queue<string>(args);
-string? outPath = null, python = "/usr/bin/python3", only = null;
+string? outPath = null, python = "/usr/bin/python3", only = null, waitPolicy = "PASSIVE";
 int threads = 2;
 bool quick = false, peer = true;
 while (arguments.Count > 0)
@@ -25,12 +25,14 @@ while (arguments.Count > 0)
         case "--python": python = arguments.Dequeue(); break;
         case "--no-peer": peer = false; break;
         case "--only": only = arguments.Dequeue(); break;
+        case "--omp-wait-policy": waitPolicy = arguments.Dequeue().ToUpperInvariant(); break;
         default:
-            Console.Error.WriteLine($"unknown argument {a}; usage: [--out FILE.md] [--threads 2] [--quick] [--python PATH] [--no-peer] [--only GROUP]");
+            Console.Error.WriteLine($"unknown argument {a}; usage: [--out FILE.md] [--threads 2] [--quick] [--python PATH] [--no-peer] [--only GROUP] [--omp-wait-policy passive|active]");
             return 1;
     }
 }
 
+waitPolicy = OpenMpPolicy.Apply(waitPolicy); // before libtorch (and its libgomp) loads
 TorchNative.EnsureLoaded();
 set_num_threads(threads);
 const string Fcn = "fcn:depth=2,width=256,act=relu,param=ntk,in=3072,out=10";
@@ -98,7 +100,7 @@ if (peer && peerLoad is null && results.Any(r => r.Case.Group == "headline"))
 
 var md = new StringBuilder();
 md.AppendLine($"Measured {DateTime.UtcNow:yyyy-MM-dd} with `dotnet run --project bench/GpuNtk.Bench -c Release{(quick ? " -- --quick" : "")}`: " +
-              $"{threads} threads, TorchSharp/libtorch CPU, {Environment.ProcessorCount} cores. " +
+              $"{threads} threads, OMP_WAIT_POLICY={waitPolicy} (GpuNtk and the peer), TorchSharp/libtorch CPU, {Environment.ProcessorCount} cores. " +
               "Warm timings (best and median of ≥ 3 runs or ≥ 1 s; cases over 5 s: one run after the warm-up); " +
               "peak Δ = rise of the process's peak RSS during one run; explicit J = N·O·P·bytes, what materialising the Jacobian would take; " +
               "load = 1-minute load average after the row (other processes on the same cores slow multi-threaded runs).");
