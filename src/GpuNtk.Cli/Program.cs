@@ -7,4 +7,9 @@ var root = new RootCommand("gpuntk — train neural networks while measuring the
 root.Subcommands.Add(InfoCommand.Create());
 root.Subcommands.Add(NtkCommand.Create());
 root.Subcommands.Add(CheckpointCommand.Create());
+root.Subcommands.Add(KernelCommand.Create());
+root.Subcommands.Add(NthCommand.Create());
+root.Subcommands.Add(LinearizeCommand.Create());
+root.Subcommands.Add(TrainCommand.Create());
+root.Subcommands.Add(DataCommand.Create());
 return await CliRunner.InvokeAsync(root, args);

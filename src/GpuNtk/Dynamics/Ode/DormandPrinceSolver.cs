@@ -54,6 +54,8 @@ public sealed class DormandPrinceSolver : IDisposable
     public long AcceptedSteps { get; private set; }
     public long RejectedSteps { get; private set; }
     public long FunctionEvaluations { get; private set; }
+    /// <summary>The step the solver tries next (0 before the first); pass it as <see cref="OdeOptions.InitialStep"/> to continue identically.</summary>
+    public double StepSize => _h;
 
     /// <summary>Integrates up to <paramref name="tEnd"/> (≥ <see cref="Time"/>), landing on it exactly.</summary>
     public void AdvanceTo(double tEnd, CancellationToken cancellation = default)

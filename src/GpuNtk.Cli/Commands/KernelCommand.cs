@@ -1,0 +1,103 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Text.Json;
+using GpuNtk.Data;
+using GpuNtk.Kernels.Analytic;
+using GpuNtk.Networks;
+using static TorchSharp.torch;
+
+namespace GpuNtk.Cli.Commands;
+
+/// <summary>
+/// <c>gpuntk kernel</c>: the infinite-width NNGP/NTK of an architecture (<c>--analytic</c>) or its Monte Carlo
+/// estimate from finite networks (<c>--monte-carlo SEEDS</c>), between inputs from .npy files.
+/// </summary>
+internal static class KernelCommand
+{
+    public static Command Create()
+    {
+        var arch = CommonOptions.Arch();
+        var seed = CommonOptions.Seed();
+        var dtype = CommonOptions.DType();
+        var device = CommonOptions.Device();
+        var analytic = new Option<bool>("--analytic") { Description = "Infinite-width kernel in closed form (param=ntk)." };
+        var monteCarlo = new Option<int?>("--monte-carlo") { Description = "Instead: mean of the empirical kernels of this many seeds at the spec's width." };
+        var kernel = new Option<string>("--kernel") { Description = "ntk or nngp.", DefaultValueFactory = _ => "ntk" };
+        var inputs = new Option<string?>("--inputs") { Description = "X1 as a .npy array [N, …]; omitted: --random examples from N(0, 1)." };
+        var inputs2 = new Option<string?>("--inputs2") { Description = "X2 as a .npy array; omitted: X2 = X1 (symmetric)." };
+        var random = new Option<int>("--random") { Description = "Number of random inputs when --inputs is omitted.", DefaultValueFactory = _ => 4 };
+        var memory = new Option<long>("--memory-mb") { Description = "Working memory per block (analytic), MiB.", DefaultValueFactory = _ => 1024 };
+        var outPath = new Option<string?>("--out") { Description = "Write the kernel [N1, N2] to this .npy file." };
+
+        var command = new Command("kernel", "Infinite-width NNGP/NTK of an architecture (closed form), or its Monte Carlo estimate from finite networks.");
+        foreach (var o in new Option[] { arch, analytic, monteCarlo, kernel, inputs, inputs2, random, dtype, device, seed, memory, outPath })
+            command.Options.Add(o);
+        command.SetAction(parse => CliRunner.Run(() =>
+        {
+            bool isAnalytic = parse.GetValue(analytic);
+            int? seeds = parse.GetValue(monteCarlo);
+            if (isAnalytic == seeds.HasValue)
+                throw new ArgumentException("give exactly one of --analytic and --monte-carlo SEEDS");
+            var kind = parse.GetValue(kernel)!.Trim().ToLowerInvariant() switch
+            {
+                "ntk" => KernelKinds.Ntk,
+                "nngp" => KernelKinds.Nngp,
+                var other => throw new ArgumentException($"--kernel {other}: use ntk or nngp"),
+            };
+            var spec = ArchitectureSpec.Parse(parse.GetValue(arch)!);
+            var dt = CommonOptions.ParseDType(parse.GetValue(dtype)!);
+            var dev = CommonOptions.ParseDevice(parse.GetValue(device)!);
+            long s = parse.GetValue(seed);
+            using var x1 = LoadInputs(parse.GetValue(inputs), "--inputs", spec, parse.GetValue(random), s, dt, dev);
+            var x2Path = parse.GetValue(inputs2);
+            using var x2 = x2Path is null ? null : LoadInputs(x2Path, "--inputs2", spec, 0, 0, dt, dev);
+
+            var watch = Stopwatch.StartNew();
+            Tensor k;
+            if (isAnalytic)
+            {
+                var options = new AnalyticKernelOptions(kind, MemoryBudgetBytes: Math.Max(1, parse.GetValue(memory)) << 20);
+                using var result = AnalyticKernel.FromSpec(spec).Compute(x1, x2, options);
+                k = (kind == KernelKinds.Ntk ? result.Ntk : result.Nngp)!.clone();
+            }
+            else
+            {
+                if (seeds < 2) throw new ArgumentException($"--monte-carlo {seeds}: use at least 2 seeds");
+                using var result = MonteCarloKernel.Estimate(spec, x1, x2, new MonteCarloOptions(seeds!.Value, s, kind));
+                k = (kind == KernelKinds.Ntk ? result.Ntk : result.Nngp)!.clone();
+            }
+            watch.Stop();
+            using (k)
+            {
+                var path = parse.GetValue(outPath);
+                if (path is not null) NpyFile.Write(path, k);
+                else if (k.numel() <= 400) Console.WriteLine(k.cpu().ToString(TorchSharp.TensorStringStyle.Numpy));
+                Console.WriteLine(JsonSerializer.Serialize(new
+                {
+                    arch = spec.ToString(), kernel = kind.ToString().ToLowerInvariant(),
+                    method = isAnalytic ? "analytic" : $"monte-carlo({seeds} seeds)", shape = k.shape,
+                    dtype = dt.ToString().ToLowerInvariant(), device = dev.ToString(),
+                    threads = get_num_threads(), seconds = Math.Round(watch.Elapsed.TotalSeconds, 6), @out = path,
+                }));
+            }
+            return 0;
+        }));
+        return command;
+    }
+
+    private static Tensor LoadInputs(string? path, string option, ArchitectureSpec spec, int count, long seed, ScalarType dtype, Device device)
+    {
+        if (path is null)
+        {
+            if (count < 1) throw new ArgumentException("--random must be ≥ 1");
+            using var g = new Generator((ulong)seed + 1);
+            using var draw = randn([count, spec.InputSize], ScalarType.Float64, CPU, generator: g);
+            return draw.to(dtype, device);
+        }
+        using var x = NpyFile.Read(path);
+        if (x.dim() < 2 || x.numel() / x.shape[0] != spec.InputSize)
+            throw new ArgumentException($"{option} {path}: shape [{string.Join(", ", x.shape)}] does not fit {spec} " +
+                                        $"(expected [N, {spec.InputSize}] or [N, …] with {spec.InputSize} features per example)");
+        return x.to(dtype, device);
+    }
+}

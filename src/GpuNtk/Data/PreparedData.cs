@@ -1,0 +1,35 @@
+using static TorchSharp.torch;
+
+namespace GpuNtk.Data;
+
+/// <summary>Preprocessed training and test examples on the device, with the statistics used to standardise them.</summary>
+public sealed class PreparedData : IDisposable
+{
+    public PreparedData(LabeledData train, LabeledData test, double[] channelMean, double[] channelStd, DataOptions options)
+    {
+        Train = train;
+        Test = test;
+        ChannelMean = channelMean;
+        ChannelStd = channelStd;
+        Options = options;
+    }
+
+    public LabeledData Train { get; }
+    public LabeledData Test { get; }
+    /// <summary>Per-channel mean of the training pixels in [0, 1] (zeros when not standardised).</summary>
+    public IReadOnlyList<double> ChannelMean { get; }
+    /// <summary>Per-channel standard deviation of the training pixels in [0, 1] (ones when not standardised).</summary>
+    public IReadOnlyList<double> ChannelStd { get; }
+    public DataOptions Options { get; }
+
+    public string Describe() =>
+        $"{(Options.Source == DataSource.Cifar10 ? "CIFAR-10" : "synthetic CIFAR-format")} ({Options.Directory}): " +
+        $"{Train.Count} train / {Test.Count} test, {Train.Classes} classes" +
+        (Options.Classes is { } c ? $" [{string.Join(",", c)}]" : "") + $", targets {Options.Targets.ToName()}";
+
+    public void Dispose()
+    {
+        Train.Dispose();
+        Test.Dispose();
+    }
+}

@@ -1,0 +1,168 @@
+using GpuNtk.Data;
+using GpuNtk.Kernels.Empirical;
+using GpuNtk.Networks;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace GpuNtk.Training.Telemetry;
+
+/// <summary>
+/// Measures a network on a fixed probe (a training subset and a test subset), on the device, with one host transfer per
+/// row: losses and accuracies; the traced NTK Θt on the first <c>ntkExamples</c> training-probe examples and its
+/// change ‖Θt−Θ0‖F/‖Θ0‖F, extreme eigenvalues, condition number and kernel–target alignment ⟨Θ, YYᵀ⟩F/(‖Θ‖F‖YYᵀ‖F);
+/// parameter drift ‖θt−θ0‖/‖θ0‖ in total and per parameterized layer, ‖θt−θ0‖ and ‖θt−θ0‖/√width; and, when a
+/// linearized companion is given, ‖ft − ft_lin‖F on the training probe, its RMSE on both probes and f_lin's losses.
+/// θ0 is the network's parameters when this object is created; Θ0 is the first NTK measured (or restored).
+/// </summary>
+public sealed class ProbeTelemetry : IDisposable
+{
+    private readonly Network _network;
+    private readonly LabeledData _train;
+    private readonly LabeledData _test;
+    private readonly LossKind _loss;
+    private readonly int _ntkExamples;
+    private readonly nn.Module<Tensor, Tensor>? _linearized;
+    private readonly (string Name, Tensor Value)[] _parameters;
+    private readonly Tensor[] _theta0;
+    private readonly (string Layer, int[] Indices)[] _layers;
+    private readonly double _sqrtWidth;
+    private Tensor? _ntk0;
+
+    public ProbeTelemetry(Network network, LabeledData probeTrain, LabeledData probeTest, LossKind loss, int ntkExamples,
+        nn.Module<Tensor, Tensor>? linearized = null)
+    {
+        if (ntkExamples < 0 || ntkExamples > probeTrain.Count) throw new ArgumentException($"the NTK probe ({ntkExamples}) must be within the training probe ({probeTrain.Count})");
+        _network = network;
+        _train = probeTrain;
+        _test = probeTest;
+        _loss = loss;
+        _ntkExamples = ntkExamples;
+        _linearized = linearized;
+        _parameters = network.named_parameters().Select(p => (p.name, (Tensor)p.parameter)).ToArray();
+        _theta0 = _parameters.Select(p => p.Value.detach().clone().DetachFromDisposeScope()).ToArray();
+        var position = _parameters.Select((p, i) => (p.Name, i)).ToDictionary(p => p.Name, p => p.i);
+        _layers = network.named_modules()
+            .Where(m => m.module is IParameterizedLayer && m.name.Length > 0)
+            .Select(m => (m.name, m.module.named_parameters().Select(p => position[$"{m.name}.{p.name}"]).ToArray()))
+            .OrderBy(l => l.Item2.Min()) // forward (parameter) order, whatever order named_modules visits them in
+            .ToArray();
+        _sqrtWidth = Math.Sqrt(Width(network.Spec));
+    }
+
+    /// <summary>The width used to normalise ‖θt−θ0‖: hidden units (FCN), channels (CNN), 16·k (WRN).</summary>
+    public static long Width(ArchitectureSpec spec) => spec switch
+    {
+        FcnSpec f => f.Depth == 0 ? 1 : f.Width,
+        CnnSpec c => c.Channels,
+        WideResNetSpec w => 16 * w.WidenFactor,
+        _ => 1,
+    };
+
+    /// <summary>θ0 (as named tensors) and Θ0 when measured, for checkpoints.</summary>
+    public IEnumerable<(string Name, Tensor Value)> SaveState()
+    {
+        for (int i = 0; i < _parameters.Length; i++) yield return ("theta0." + _parameters[i].Name, _theta0[i]);
+        if (_ntk0 is not null) yield return ("ntk0", _ntk0);
+    }
+
+    /// <summary>Restores θ0 and Θ0 from a checkpoint's tensors.</summary>
+    public void LoadState(IReadOnlyDictionary<string, Tensor> state)
+    {
+        using var noGrad = no_grad();
+        for (int i = 0; i < _parameters.Length; i++)
+        {
+            if (!state.TryGetValue("theta0." + _parameters[i].Name, out var t))
+                throw new InvalidDataException($"the checkpoint has no θ0 for {_parameters[i].Name}: it is from another architecture");
+            _theta0[i].copy_(t);
+        }
+        if (state.TryGetValue("ntk0", out var ntk0))
+        {
+            _ntk0?.Dispose();
+            _ntk0 = ntk0.to(ScalarType.Float64, _network.Device).DetachFromDisposeScope();
+        }
+    }
+
+    /// <summary>Adds every probe metric to <paramref name="row"/>.</summary>
+    public void Measure(MetricsRow row)
+    {
+        using var scope = NewDisposeScope();
+        var names = new List<string>();
+        var values = new List<Tensor>();
+        void Add(string name, Tensor value)
+        {
+            names.Add(name);
+            values.Add(value.to(ScalarType.Float64).reshape(1));
+        }
+
+        Tensor fTrain, fTest;
+        using (no_grad())
+        {
+            fTrain = _network.forward(_train.Inputs);
+            Add(Metric.TrainLoss, Losses.Compute(_loss, fTrain, _train.Targets, _train.Labels));
+            Add(Metric.TrainAccuracy, Losses.Accuracy(fTrain, _train.Labels));
+            fTest = _test.Count > 0 ? _network.forward(_test.Inputs) : empty(0);
+            if (_test.Count > 0)
+            {
+                Add(Metric.TestLoss, Losses.Compute(_loss, fTest, _test.Targets, _test.Labels));
+                Add(Metric.TestAccuracy, Losses.Accuracy(fTest, _test.Labels));
+            }
+        }
+
+        if (_ntkExamples > 0)
+        {
+            var x = _train.Inputs.narrow(0, 0, _ntkExamples);
+            var theta = EmpiricalNtk.Compute(_network, x, null, new NtkOptions(Output: NtkOutput.Trace)).detach().to(ScalarType.Float64);
+            if (_ntk0 is null) _ntk0 = theta.clone().DetachFromDisposeScope();
+            Add(Metric.NtkChange, theta.sub(_ntk0).norm().div(_ntk0.norm()));
+            var eig = linalg.eigvalsh(theta);
+            var lambdaMax = eig[-1];
+            var lambdaMin = eig[0];
+            Add(Metric.NtkLambdaMax, lambdaMax);
+            Add(Metric.NtkLambdaMin, lambdaMin);
+            Add(Metric.NtkCondition, lambdaMax.div(lambdaMin));
+            var y = _train.Targets.narrow(0, 0, _ntkExamples).to(ScalarType.Float64);
+            var yyT = y.matmul(y.t());
+            Add(Metric.NtkAlignment, theta.mul(yyT).sum().div(theta.norm().mul(yyT.norm())));
+        }
+
+        using (no_grad())
+        {
+            var distSq = stack(_parameters.Select((p, i) => p.Value.detach().sub(_theta0[i]).to(ScalarType.Float64).square().sum()).ToArray());
+            var normSq = stack(_theta0.Select(t => t.to(ScalarType.Float64).square().sum()).ToArray());
+            var dist = distSq.sum().sqrt();
+            Add(Metric.ParamDrift, dist.div(normSq.sum().sqrt()));
+            Add(Metric.ParamDistance, dist);
+            Add(Metric.ParamDistancePerSqrtWidth, dist.div(_sqrtWidth));
+            foreach (var (layer, idx) in _layers)
+            {
+                var ix = tensor(idx.Select(i => (long)i).ToArray(), device: distSq.device);
+                Add(Metric.LayerDriftPrefix + layer, distSq.index_select(0, ix).sum().sqrt().div(normSq.index_select(0, ix).sum().sqrt()));
+            }
+
+            if (_linearized is not null)
+            {
+                var linTrain = _linearized.forward(_train.Inputs);
+                var diff = fTrain.sub(linTrain).to(ScalarType.Float64);
+                Add(Metric.LinearizationError, diff.norm());
+                Add(Metric.LinearizationRmse, diff.square().mean().sqrt());
+                if (_test.Count > 0)
+                {
+                    var linTest = _linearized.forward(_test.Inputs);
+                    Add(Metric.LinearizationTestRmse, fTest.sub(linTest).to(ScalarType.Float64).square().mean().sqrt());
+                    Add(Metric.LinearizedTestLoss, Losses.Compute(_loss, linTest, _test.Targets, _test.Labels));
+                }
+                Add(Metric.LinearizedTrainLoss, Losses.Compute(_loss, linTrain, _train.Targets, _train.Labels));
+            }
+        }
+
+        // One device→host transfer for the whole row.
+        var host = cat(values.ToArray()).cpu().data<double>().ToArray();
+        for (int i = 0; i < names.Count; i++) row.Add(names[i], host[i]);
+    }
+
+    public void Dispose()
+    {
+        foreach (var t in _theta0) t.Dispose();
+        _ntk0?.Dispose();
+    }
+}
