@@ -2,21 +2,34 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using GpuNtk.Bench;
+using GpuNtk.Devices;
 using GpuNtk.Kernels.Empirical;
 using GpuNtk.Native;
+using TorchSharp;
 using static TorchSharp.torch;
 
 // GpuNtk NTK benchmark: times each implementation against N, width, depth and O (with peak memory), and compares with
-// functorch on the same FCN weights and inputs. Writes a Markdown table.
+// PyTorch torch.func (bench/torchfunc_ntk.py; functorch on PyTorch 1.13) on the same weights and inputs for the FCN
+// headline, the Myrtle CNN and the WideResNet, on the same device. Writes a Markdown table.
 //   dotnet run --project bench/GpuNtk.Bench -c Release -- [--out FILE.md] [--threads 2] [--quick] [--python /usr/bin/python3] [--no-peer]
-//   [--only GROUP] (rows whose group starts with GROUP, e.g. headline) [--omp-wait-policy passive|active] (see OpenMpPolicy)
+//   [--only GROUP[,GROUP…]] (rows whose group starts with one of them, e.g. headline,WRN) [--device cpu|cuda|cuda:i|auto]
+//   [--omp-wait-policy passive|active] (see OpenMpPolicy)
+const string Usage = "usage: [--out FILE.md] [--threads 2] [--quick] [--python PATH] [--no-peer] [--only GROUP[,GROUP…]] " +
+                     "[--device cpu|cuda|cuda:i|auto] [--omp-wait-policy passive|active]";
 var arguments = new Queue<string>(args);
-string? outPath = null, python = "/usr/bin/python3", only = null, waitPolicy = "PASSIVE";
+string? outPath = null, python = "/usr/bin/python3", waitPolicy = "PASSIVE";
+string deviceName = "cpu";
+string[]? only = null;
 int threads = 2;
 bool quick = false, peer = true;
 while (arguments.Count > 0)
 {
     var a = arguments.Dequeue();
+    if (a is "--out" or "--threads" or "--python" or "--only" or "--omp-wait-policy" or "--device" && arguments.Count == 0)
+    {
+        Console.Error.WriteLine($"{a} needs a value; {Usage}");
+        return 1;
+    }
     switch (a)
     {
         case "--out": outPath = arguments.Dequeue(); break;
@@ -24,16 +37,26 @@ while (arguments.Count > 0)
         case "--quick": quick = true; break;
         case "--python": python = arguments.Dequeue(); break;
         case "--no-peer": peer = false; break;
-        case "--only": only = arguments.Dequeue(); break;
+        case "--only": only = arguments.Dequeue().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries); break;
         case "--omp-wait-policy": waitPolicy = arguments.Dequeue().ToUpperInvariant(); break;
+        case "--device": deviceName = arguments.Dequeue(); break;
         default:
-            Console.Error.WriteLine($"unknown argument {a}; usage: [--out FILE.md] [--threads 2] [--quick] [--python PATH] [--no-peer] [--only GROUP] [--omp-wait-policy passive|active]");
+            Console.Error.WriteLine($"unknown argument {a}; {Usage}");
             return 1;
     }
 }
 
 waitPolicy = OpenMpPolicy.Apply(waitPolicy); // before libtorch (and its libgomp) loads
 TorchNative.EnsureLoaded();
+if (TorchNative.PreloadWarning is { } preloadWarning) Console.Error.WriteLine($"warning: {preloadWarning}");
+Device device;
+try { device = DeviceSelector.Parse(deviceName); }
+catch (ArgumentException e)
+{
+    Console.Error.WriteLine(e.Message);
+    return 2;
+}
+string deviceLabel = BenchRunner.DeviceName(device);
 set_num_threads(threads);
 const string Fcn = "fcn:depth=2,width=256,act=relu,param=ntk,in=3072,out=10";
 var sd = NtkImplementation.Structured;
@@ -68,81 +91,60 @@ foreach (var o in new long[] { 1, 10, 100 })
 const string Cnn = "cnn:depth=1,channels=16,size=16,out=10";
 const string Wrn = "wrn:depth=10,k=1,size=16,out=10";
 cases.AddRange([
-    new("CNN", Cnn, 16, full, sd), new("CNN", Cnn, 16, full, jc), new("CNN", Cnn, 16, full, vp),
+    new("CNN", Cnn, 16, full, sd), new("CNN", Cnn, 16, tr, sd), new("CNN", Cnn, 16, full, jc), new("CNN", Cnn, 16, full, vp),
     new("CNN", Cnn, 128, tr, sd),
-    new("WRN", Wrn, 16, full, sd), new("WRN", Wrn, 16, full, jc), new("WRN", Wrn, 4, full, vp),
+    new("WRN", Wrn, 16, full, sd), new("WRN", Wrn, 16, tr, sd), new("WRN", Wrn, 16, full, jc), new("WRN", Wrn, 4, full, vp),
     new("WRN", Wrn, 64, tr, sd),
 ]);
+// The groups compared with the torch.func peer, on the same network, 16 inputs and device as their GpuNtk rows.
+var peerCases = new Dictionary<string, (string Arch, long N)> { ["headline"] = (Fcn, 16), ["CNN"] = (Cnn, 16), ["WRN"] = (Wrn, 16) };
 
-if (only is not null) cases.RemoveAll(c => !c.Group.StartsWith(only, StringComparison.OrdinalIgnoreCase));
+if (only is not null) cases.RemoveAll(c => !only.Any(o => c.Group.StartsWith(o, StringComparison.OrdinalIgnoreCase)));
 var results = new List<BenchResult>();
-JsonElement? functorch = null;
-string? peerLoad = null;
+var peerSettings = new PeerSettings(python!, Path.Combine(AppContext.BaseDirectory, "torchfunc_ntk.py"), threads, deviceLabel, quick);
+var peers = new List<PeerRun>();
+void RunPeer(string group)
+{
+    // Right after GpuNtk's rows of the group, so both see the same machine load.
+    if (!peer || !peerCases.TryGetValue(group, out var pc)) return;
+    if (TorchFuncPeer.Run(peerSettings, pc.Arch, pc.N, 0, device, Console.Error) is JsonElement json)
+    {
+        peers.Add(new PeerRun(group, pc.Arch, pc.N, json, BenchRunner.LoadAverage()));
+        Console.Error.WriteLine($"peer {group}: {json}");
+    }
+}
+string? previousGroup = null;
 foreach (var c in cases)
 {
-    // The functorch peer runs right after GpuNtk's headline rows, so both see the same machine load.
-    if (peer && c.Group != "headline" && results.Any(r => r.Case.Group == "headline") && peerLoad is null)
-    {
-        functorch = FunctorchPeer.Run(python!, Path.Combine(AppContext.BaseDirectory, "functorch_ntk.py"), Fcn, 16, threads, 0, quick, Console.Error);
-        peerLoad = BenchRunner.LoadAverage();
-    }
-    var r = BenchRunner.Run(c);
+    if (previousGroup is not null && c.Group != previousGroup) RunPeer(previousGroup);
+    previousGroup = c.Group;
+    var r = BenchRunner.Run(c, device);
     results.Add(r);
-    Console.Error.WriteLine($"{c.Group,-24} {c.Arch,-40} N={c.N,-5} {c.Output,-6} {c.Implementation,-20} {c.DType,-8} " +
-                            $"best {r.BestSeconds:F4} s  median {r.MedianSeconds:F4} s  peak Δ {Mb(r.PeakBytes)} MB");
+    Console.Error.WriteLine($"{c.Group,-24} {c.Arch,-40} N={c.N,-5} {c.Output,-6} {c.Implementation,-20} {c.DType,-8} {deviceLabel,-6} " +
+                            $"best {r.BestSeconds:F4} s  median {r.MedianSeconds:F4} s  peak Δ {BenchFormat.Mb(r.PeakBytes)} MB");
 }
-
-if (peer && peerLoad is null && results.Any(r => r.Case.Group == "headline"))
-{
-    functorch = FunctorchPeer.Run(python!, Path.Combine(AppContext.BaseDirectory, "functorch_ntk.py"), Fcn, 16, threads, 0, quick, Console.Error);
-    peerLoad = BenchRunner.LoadAverage();
-}
+if (previousGroup is not null) RunPeer(previousGroup);
 
 var md = new StringBuilder();
-md.AppendLine($"Measured {DateTime.UtcNow:yyyy-MM-dd} with `dotnet run --project bench/GpuNtk.Bench -c Release{(quick ? " -- --quick" : "")}`: " +
-              $"{threads} threads, OMP_WAIT_POLICY={waitPolicy} (GpuNtk and the peer), TorchSharp/libtorch CPU, {Environment.ProcessorCount} cores. " +
+string where = device.type == DeviceType.CUDA
+    ? $"GpuNtk on {deviceLabel} ({peers.Select(p => p.Json.GetProperty("device_name").GetString()).FirstOrDefault() ?? "CUDA device"}, TF32 off; " +
+      "every timed run ends with torch.cuda.synchronize(); peak Δ is host RSS, not measured on CUDA)"
+    : $"TorchSharp/libtorch CPU, {Environment.ProcessorCount} cores";
+md.AppendLine($"Measured {DateTime.UtcNow:yyyy-MM-dd} with `dotnet run --project bench/GpuNtk.Bench -c Release -- {string.Join(' ', args)}`: " +
+              $"{threads} threads, OMP_WAIT_POLICY={waitPolicy} (GpuNtk and the peer), {where}. " +
               "Warm timings (best and median of ≥ 3 runs or ≥ 1 s; cases over 5 s: one run after the warm-up); " +
               "peak Δ = rise of the process's peak RSS during one run; explicit J = N·O·P·bytes, what materialising the Jacobian would take; " +
               "load = 1-minute load average after the row (other processes on the same cores slow multi-threaded runs).");
 md.AppendLine();
-md.AppendLine("| group | architecture | N | O | output | implementation | dtype | best (s) | median (s) | peak Δ (MB) | explicit J (MB) | load |");
-md.AppendLine("| --- | --- | ---: | ---: | --- | --- | --- | ---: | ---: | ---: | ---: | ---: |");
+md.AppendLine("| group | architecture | N | O | output | implementation | dtype | device | best (s) | median (s) | peak Δ (MB) | explicit J (MB) | load |");
+md.AppendLine("| --- | --- | ---: | ---: | --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: |");
 foreach (var r in results)
 {
     var c = r.Case;
-    md.AppendLine($"| {c.Group} | `{Short(c.Arch)}` | {c.N} | {r.Outputs} | {c.Output.ToString().ToLowerInvariant()} | {Name(c.Implementation)} | " +
-                  $"{(c.DType == ScalarType.Float64 ? "f64" : "f32")} | {r.BestSeconds:G4} | {r.MedianSeconds:G4} | {Mb(r.PeakBytes)} | {r.ExplicitJacobianBytes / (1 << 20):F0} | {r.LoadAverage} |");
+    md.AppendLine($"| {c.Group} | `{BenchFormat.Short(c.Arch)}` | {c.N} | {r.Outputs} | {c.Output.ToString().ToLowerInvariant()} | {BenchFormat.Name(c.Implementation)} | " +
+                  $"{(c.DType == ScalarType.Float64 ? "f64" : "f32")} | {r.Device} | {r.BestSeconds:G4} | {r.MedianSeconds:G4} | {BenchFormat.Mb(r.PeakBytes)} | {r.ExplicitJacobianBytes / (1 << 20):F0} | {r.LoadAverage} |");
 }
-if (functorch is JsonElement f && results.Any(r => r.Case.Group == "headline"))
-{
-    double ours = results.First(r => r.Case is { Group: "headline", Output: NtkOutput.Full, Implementation: NtkImplementation.Structured }).BestSeconds;
-    double oursTrace = results.First(r => r.Case is { Group: "headline", Output: NtkOutput.Trace, Implementation: NtkImplementation.Structured }).BestSeconds;
-    double fjc = f.GetProperty("jc_full_s").GetDouble(), fjt = f.GetProperty("jc_trace_s").GetDouble();
-    md.AppendLine();
-    md.AppendLine($"functorch peer (`bench/functorch_ntk.py`, PyTorch {f.GetProperty("torch").GetString()}, {f.GetProperty("threads").GetInt32()} threads), " +
-                  $"same weights and 16 inputs of `{Fcn}`, float32, run right after GpuNtk's headline rows (load {peerLoad}); " +
-                  $"functorch's full NTK vs GpuNtk's: max relative difference {f.GetProperty("max_rel_diff_vs_gpuntk").GetDouble():E1}.");
-    md.AppendLine();
-    md.AppendLine("| NTK (16 inputs) | functorch (s) | GpuNtk structured (s) | speed-up |");
-    md.AppendLine("| --- | ---: | ---: | ---: |");
-    md.AppendLine($"| full 16×16×10×10, jacrev+vmap contraction | {fjc:G4} | {ours:G4} | {fjc / ours:F0}× |");
-    md.AppendLine($"| traced 16×16, jacrev+vmap contraction | {fjt:G4} | {oursTrace:G4} | {fjt / oursTrace:F0}× |");
-    if (f.TryGetProperty("vp_full_s", out var fvp))
-        md.AppendLine($"| full 16×16×10×10, NTK-vector products | {fvp.GetDouble():G4} | {ours:G4} | {fvp.GetDouble() / ours:F0}× |");
-    Console.Error.WriteLine($"functorch: {f}");
-    Console.Error.WriteLine($"ratio functorch jc full / GpuNtk sd full = {fjc / ours:F1}");
-}
+if (peers.Count > 0) md.Append(PeerTable.Markdown(peers, results));
 Console.WriteLine(md.ToString());
 if (outPath is not null) File.WriteAllText(outPath, md.ToString());
 return 0;
-
-static string Mb(long? bytes) => bytes is long b ? (b / (double)(1 << 20)).ToString("F0", CultureInfo.InvariantCulture) : "n/a";
-static string Name(NtkImplementation i) => i switch
-{
-    NtkImplementation.Structured => "sd",
-    NtkImplementation.JacobianContraction => "jc",
-    NtkImplementation.VectorProducts => "vp",
-    NtkImplementation.Reference => "reference",
-    _ => i.ToString(),
-};
-static string Short(string arch) => arch.Replace(",act=relu,param=ntk", "", StringComparison.Ordinal);
