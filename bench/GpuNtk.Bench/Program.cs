@@ -130,7 +130,7 @@ string where = device.type == DeviceType.CUDA
     ? $"GpuNtk on {deviceLabel} ({peers.Select(p => p.Json.GetProperty("device_name").GetString()).FirstOrDefault() ?? "CUDA device"}, TF32 off; " +
       "every timed run ends with torch.cuda.synchronize(); peak Δ is host RSS, not measured on CUDA)"
     : $"TorchSharp/libtorch CPU, {Environment.ProcessorCount} cores";
-md.AppendLine($"Measured {DateTime.UtcNow:yyyy-MM-dd} with `dotnet run --project bench/GpuNtk.Bench -c Release -- {string.Join(' ', args)}`: " +
+md.AppendLine($"Measured {DateTime.UtcNow:yyyy-MM-dd} with `GpuNtk.Bench {string.Join(' ', args)}` (Release): " +
               $"{threads} threads, OMP_WAIT_POLICY={waitPolicy} (GpuNtk and the peer), {where}. " +
               "Warm timings (best and median of ≥ 3 runs or ≥ 1 s; cases over 5 s: one run after the warm-up); " +
               "peak Δ = rise of the process's peak RSS during one run; explicit J = N·O·P·bytes, what materialising the Jacobian would take; " +

@@ -25,6 +25,10 @@ public static class TorchNative
     {
         try { PrepareShim(AppContext.BaseDirectory); }
         catch (Exception) { /* reported with full context by EnsureLoaded */ }
+        // GPUNTK_LIBTORCH must be in the process before TorchSharp's own loader runs, and code can reach TorchSharp
+        // before EnsureLoaded (a test case source building tensors during test discovery): load it here too.
+        try { LibTorchPreload.FromEnvironment(); }
+        catch (Exception) { /* reported with full context by EnsureLoaded */ }
     }
 
     /// <summary>Loads libtorch through TorchSharp (CPU backend), patching the shim first where needed.</summary>
