@@ -25,7 +25,7 @@ internal static class NtkCommand
         var trace = new Option<bool>("--trace") { Description = "Traced kernel [N1, N2], the mean over outputs (the default)." };
         var diagonal = new Option<bool>("--diagonal") { Description = "Only Θ(x_i, x_i): [N] (traced) or [N, O, O] with --full." };
         var implementation = new Option<string>("--implementation") { Description = "auto, sd (structured), jc (Jacobian contraction), vp (NTK-vector products) or reference.", DefaultValueFactory = _ => "auto" };
-        var budget = new Option<double>("--memory-budget-mb") { Description = "Working memory per block, in MiB; sets the tile size.", DefaultValueFactory = _ => 1024 };
+        var budget = new Option<double>("--memory-budget-mb") { Description = "Working memory per block (per worker with --devices), in MiB; sets the tile size.", DefaultValueFactory = _ => 1024 };
         var devices = new Option<string?>("--devices")
         {
             Description = "Spread the blocks of Θ over several devices, one worker thread each: all (every visible CUDA device) " +
