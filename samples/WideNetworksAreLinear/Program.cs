@@ -2,12 +2,16 @@
 // with its linearization f_lin(x; θ) = f(x; θ0) + J(x; θ0)(θ − θ0), and watch the gap close as the width grows.
 //
 //   dotnet run --project samples/WideNetworksAreLinear -c Release [widths] [steps]
-//   e.g. … -- 64,256,1024,4096 40      (the default; a few minutes on 2 CPU cores)
+//   e.g. … -- 64,256,1024,4096 40      (the default)
 //
-// The same experiment with every option is `gpuntk linearize`. Data: a seeded synthetic two-class image set
-// (class templates + noise, 3×8×8), not CIFAR.
+// Data: airplane vs automobile from CIFAR-10 when data/cifar-10-batches-bin exists (`gpuntk data cifar10` downloads
+// it), else the same two classes of the synthetic CIFAR-format set (generated in data/synthetic, with a banner saying
+// so); 128 training and 128 test images, 3×32×32, through the trainer's loader. The same experiment with every option
+// is `gpuntk linearize`.
 using System.Globalization;
 using GpuNtk.Cli.Plots;
+using GpuNtk.Data;
+using GpuNtk.Devices;
 using GpuNtk.Dynamics.Linearization;
 using GpuNtk.Experiments.Linearization;
 using GpuNtk.Native;
@@ -20,11 +24,14 @@ var config = new LinearizationSweepConfig
     Widths = args.Length > 0 ? args[0].Split(',').Select(s => long.Parse(s, CultureInfo.InvariantCulture)).ToArray() : [64, 256, 1024, 4096],
     Steps = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 40,
 };
-var device = cuda.is_available() ? CUDA : CPU;
+var device = DeviceSelector.Parse("auto");
 using var loggers = LoggerFactory.Create(b => b.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; }));
 var logger = loggers.CreateLogger("sample");
 
-using var data = SyntheticTwoClassData.Generate(trainSize: 128, testSize: 128, channels: 3, imageSize: 8, seed: 1000, ScalarType.Float32, device);
+var source = DataSourceChoice.Resolve("auto", "data", logger);
+var options = new DataOptions(source, "data", Classes: DataOptions.ParseClasses("airplane,automobile"), TrainSize: 128, TestSize: 128);
+using var data = SweepData.Load(options, imageSize: 32, ScalarType.Float32, device, logger);
+logger.LogInformation("{Data}", data.Description);
 
 // The building block, once by hand: a network, its linearization, and the same step applied to both.
 using (var net = GpuNtk.Networks.NetworkFactory.Create(config.SpecAt(config.Widths[0], data.Features, data.Outputs), seed: 0, ScalarType.Float32, device))

@@ -1,6 +1,8 @@
 using System.CommandLine;
 using System.Globalization;
+using GpuNtk.Cli.Logging;
 using GpuNtk.Cli.Plots;
+using GpuNtk.Data;
 using GpuNtk.Experiments.Linearization;
 using GpuNtk.Networks;
 using Microsoft.Extensions.Logging;
@@ -27,17 +29,19 @@ internal static class LinearizeCommand
         var lrFraction = new Option<double>("--lr-fraction") { Description = "Fraction of η_max used when --lr is omitted.", DefaultValueFactory = _ => defaults.LearningRateFraction };
         var probe = new Option<int>("--probe") { Description = "Training examples on which Θ_t is compared with Θ_0.", DefaultValueFactory = _ => defaults.ProbeSize };
         var seeds = new Option<int>("--seeds") { Description = "Initializations per width (metrics are averaged before fitting).", DefaultValueFactory = _ => defaults.Seeds };
-        var data = new Option<string>("--data") { Description = "synthetic: a seeded class-structured two-class image set (not CIFAR).", DefaultValueFactory = _ => "synthetic" };
-        var trainSize = new Option<int>("--train-size") { Description = "Training examples.", DefaultValueFactory = _ => 128 };
-        var testSize = new Option<int>("--test-size") { Description = "Test examples.", DefaultValueFactory = _ => 128 };
-        var imageSize = new Option<int>("--image-size") { Description = "Side of the (3-channel) images fed to the FCN: in = 3·size².", DefaultValueFactory = _ => 8 };
+        var data = new Option<string>("--data") { Description = "cifar10, synthetic (the CIFAR-format stand-in, generated when absent), or auto (CIFAR-10 when <data-dir>/cifar-10-batches-bin exists, else synthetic).", DefaultValueFactory = _ => "auto" };
+        var dataDir = new Option<string>("--data-dir") { Description = "The data folder.", DefaultValueFactory = _ => "data" };
+        var classes = new Option<string>("--classes") { Description = "The two classes (names or 0–9): the first gets target −1, the second +1.", DefaultValueFactory = _ => "airplane,automobile" };
+        var trainSize = new Option<int>("--train-size") { Description = "Training examples drawn (seeded by --seed) from the two classes.", DefaultValueFactory = _ => 128 };
+        var testSize = new Option<int>("--test-size") { Description = "Test examples, likewise.", DefaultValueFactory = _ => 128 };
+        var imageSize = new Option<int>("--image-size") { Description = "Side of the images fed to the FCN: 32 as stored, or 16/8/4 (average-pooled); in = 3·size².", DefaultValueFactory = _ => 32 };
         var outDir = new Option<string>("--out-dir") { Description = "Folder for linearize.csv and linearize.png.", DefaultValueFactory = _ => Path.Combine("runs", "linearize") };
         var seed = CommonOptions.Seed();
         var dtype = CommonOptions.DType();
         var device = CommonOptions.Device();
 
         var command = new Command("linearize", "Width sweep: do wide networks train like their linearizations? Fits ‖f−f_lin‖, ΔΘ and Δθ against width.");
-        foreach (var o in new Option[] { widths, depth, act, param, steps, evalEvery, lr, lrFraction, probe, seeds, data, trainSize, testSize, imageSize, outDir, seed, dtype, device })
+        foreach (var o in new Option[] { widths, depth, act, param, steps, evalEvery, lr, lrFraction, probe, seeds, data, dataDir, classes, trainSize, testSize, imageSize, outDir, seed, dtype, device })
             command.Options.Add(o);
         command.SetAction(parse => CliRunner.Run(() =>
         {
@@ -58,13 +62,12 @@ internal static class LinearizeCommand
             config.Validate();
             var dt = CommonOptions.ParseDType(parse.GetValue(dtype)!);
             var dev = CommonOptions.ParseDevice(parse.GetValue(device)!);
-            string source = parse.GetValue(data)!.Trim().ToLowerInvariant();
-            if (source != "synthetic")
-                throw new ArgumentException($"--data {source}: only 'synthetic' is available in this build (the CIFAR-10 reader is not part of it yet)");
-            using var sweepData = SyntheticTwoClassData.Generate(parse.GetValue(trainSize), parse.GetValue(testSize), 3, parse.GetValue(imageSize),
-                                                                 config.Seed + 1000, dt, dev);
-            using var loggers = LoggerFactory.Create(b => b.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; }));
+            using var loggers = CliLogging.Create();
             var logger = loggers.CreateLogger("linearize");
+            var root = parse.GetValue(dataDir)!;
+            var dataOptions = new DataOptions(DataSourceChoice.Resolve(parse.GetValue(data)!, root, logger), root,
+                DataOptions.ParseClasses(parse.GetValue(classes)!), parse.GetValue(trainSize), parse.GetValue(testSize), Seed: config.Seed);
+            using var sweepData = SweepData.Load(dataOptions, parse.GetValue(imageSize), dt, dev, logger);
             logger.LogInformation("{Data}; widths {Widths}; device {Device}, {DType}", sweepData.Description, string.Join(",", config.Widths), dev, dt);
 
             var result = LinearizationSweep.Run(config, sweepData, dt, dev, logger);

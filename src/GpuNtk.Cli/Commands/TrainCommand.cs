@@ -92,7 +92,7 @@ internal static class TrainCommand
                     spec = spec with { Outputs = classList.Length };
                 var (probeTrain, probeTest) = ParseProbe(parse.GetValue(probe)!);
                 var dataRoot = parse.GetValue(dataDir)!;
-                var source = ResolveSource(parse.GetValue(data)!, dataRoot, logger);
+                var source = DataSourceChoice.Resolve(parse.GetValue(data)!, dataRoot, logger);
                 config = new TrainConfig
                 {
                     Arch = spec.ToString(),
@@ -170,21 +170,5 @@ internal static class TrainCommand
             return (train, parts.Length == 2 ? int.Parse(parts[1], CultureInfo.InvariantCulture) : train);
         }
         throw new ArgumentException($"--probe {text}: use N or NTRAIN,NTEST");
-    }
-
-    /// <summary>auto → CIFAR-10 when its folder exists, else the synthetic set with a banner that says so.</summary>
-    private static DataSource ResolveSource(string text, string root, ILogger logger)
-    {
-        if (!text.Trim().Equals("auto", StringComparison.OrdinalIgnoreCase)) return DataOptions.ParseSource(text);
-        var cifar = Path.Combine(root, Cifar10Format.DirectoryName);
-        if (Directory.Exists(cifar)) return DataSource.Cifar10;
-        logger.LogWarning("{Banner}", string.Join(Environment.NewLine,
-            "",
-            "  ************************************************************************************",
-            $"  *  CIFAR-10 not found in {cifar}: training on the SYNTHETIC CIFAR-format set",
-            $"  *  ({Path.Combine(root, SyntheticCifar10.DirectoryName)}), not on real images.",
-            "  *  Run `gpuntk data cifar10` once (170 MB download) to train on CIFAR-10.",
-            "  ************************************************************************************"));
-        return DataSource.Synthetic;
     }
 }

@@ -1,6 +1,8 @@
+using GpuNtk.Data;
 using GpuNtk.Experiments.Linearization;
 using GpuNtk.Kernels.Empirical;
 using GpuNtk.Networks;
+using GpuNtk.Tests.Data;
 using NUnit.Framework;
 using static TorchSharp.torch;
 
@@ -8,6 +10,16 @@ namespace GpuNtk.Tests.Experiments;
 
 public sealed class LinearizationSweepTests
 {
+    private SyntheticDataRoot _dir = null!;
+
+    [OneTimeSetUp]
+    public void WriteData() => _dir = new SyntheticDataRoot(new SyntheticCifar10Options(TrainRecordsPerFile: 30, TestRecords: 60, Seed: 3));
+
+    [OneTimeTearDown]
+    public void Cleanup() => _dir.Dispose();
+
+    private DataOptions TwoClasses(int train, int test) => new(DataSource.Synthetic, _dir.Path, [7, 2], train, test, Seed: 1);
+
     [Test]
     public void LogLogFitRecoversAPowerLaw()
     {
@@ -23,8 +35,8 @@ public sealed class LinearizationSweepTests
     public void PowerIterationFindsTheTopEigenvalueOfTheNtk()
     {
         using var net = NetworkFactory.Create("fcn:depth=1,width=32,act=relu,in=6,out=2", 1, ScalarType.Float64);
-        using var data = SyntheticTwoClassData.Generate(10, 2, 1, 3, 0, ScalarType.Float64, CPU);
-        var x = data.TrainInputs[.., ..6].contiguous();
+        using var g = new Generator(5);
+        var x = randn([10, 6], ScalarType.Float64, generator: g);
         var theta = EmpiricalNtk.Compute(net, x).permute(0, 2, 1, 3).reshape(20, 20);
         double exact = linalg.eigvalsh(theta)[-1].item<double>();
         Assert.That(LinearizationSweep.TopNtkEigenvalue(net, x, 60, 0), Is.EqualTo(exact).Within(1e-6).Percent);
@@ -33,7 +45,7 @@ public sealed class LinearizationSweepTests
     [Test]
     public void ASmallSweepRecordsEveryWidthAndTimeAndWritesCsv()
     {
-        using var data = SyntheticTwoClassData.Generate(24, 12, 1, 4, 0, ScalarType.Float64, CPU);
+        using var data = SweepData.Load(TwoClasses(24, 12), 4, ScalarType.Float64, CPU);
         var config = new LinearizationSweepConfig { Widths = [16, 64], Depth = 1, Steps = 6, EvalEvery = 3, ProbeSize = 6, PowerIterations = 10 };
         var result = LinearizationSweep.Run(config, data, ScalarType.Float64, CPU);
         Assert.That(result.Records.Select(r => (r.Width, r.Step)), Is.EqualTo(new (long, int)[] { (16, 0), (16, 3), (16, 6), (64, 0), (64, 3), (64, 6) }));
@@ -50,5 +62,51 @@ public sealed class LinearizationSweepTests
         Assert.That(lines, Has.Length.EqualTo(7));
         Assert.That(lines[0], Does.StartWith("width,seed,step,time,"));
         Assert.That(result.Summary(), Does.Contain("log-log slope"));
+    }
+
+    [Test]
+    public void SweepDataIsTwoClassesOfTheCifarFormatSetPooledFlattenedAndNormalised()
+    {
+        var options = TwoClasses(20, 10);
+        using var data = SweepData.Load(options, 8, ScalarType.Float64, CPU);
+        Assert.That(data.TrainInputs.shape, Is.EqualTo(new long[] { 20, 192 }));
+        Assert.That(data.TestInputs.shape, Is.EqualTo(new long[] { 10, 192 }));
+        Assert.That(data.Outputs, Is.EqualTo(1));
+        using var norms = data.TrainInputs.square().sum(1).sqrt();
+        Assert.That((norms - Math.Sqrt(192)).abs().max().item<double>(), Is.LessThan(1e-10), "every input has ‖x‖ = √d");
+        Assert.That(data.Description, Does.Contain("synthetic").And.Contain("average-pooled to 3×8×8"));
+
+        // Independently: the loader's standardised images of the same draw, labels 7 → −1 and 2 → +1, pooled 4×4 by hand.
+        using var loaded = DatasetLoader.Load(options with { Flatten = false }, 2, ScalarType.Float64, CPU);
+        using var pooled = loaded.Train.Inputs.reshape(20, 3, 8, 4, 8, 4).mean([3L, 5L]).reshape(20, -1);
+        using var expected = pooled / pooled.square().sum(1, keepdim: true).sqrt() * Math.Sqrt(192);
+        Assert.That((data.TrainInputs - expected).abs().max().item<double>(), Is.LessThan(1e-12));
+        using var signs = loaded.Train.Labels.to(ScalarType.Float64).mul(2).sub(1).unsqueeze(1);
+        Assert.That(data.TrainTargets.eq(signs).all().item<bool>(), "class 7 (listed first) is −1, class 2 is +1");
+        Assert.That(data.TrainTargets.abs().eq(1).all().item<bool>());
+        using var raw = Cifar10Reader.ReadTrain(options.Directory);
+        Assert.That(raw.Labels.eq(7).sum().item<long>() + raw.Labels.eq(2).sum().item<long>(), Is.GreaterThanOrEqualTo(20));
+    }
+
+    [Test]
+    public void SweepDataRejectsOtherThanTwoClassesAndImageSizesThatDoNotDivide32()
+    {
+        Assert.That(() => SweepData.Load(TwoClasses(8, 4) with { Classes = [1, 2, 3] }, 8, ScalarType.Float32, CPU),
+            Throws.ArgumentException.With.Message.Contains("two-class"));
+        Assert.That(() => SweepData.Load(TwoClasses(8, 4) with { Classes = null }, 8, ScalarType.Float32, CPU),
+            Throws.ArgumentException.With.Message.Contains("all ten classes"));
+        Assert.That(() => SweepData.Load(TwoClasses(8, 4), 12, ScalarType.Float32, CPU),
+            Throws.ArgumentException.With.Message.Contains("--image-size 12"));
+    }
+
+    [Test]
+    public void AutoDataIsCifarWhenItsFolderExistsElseSynthetic()
+    {
+        Assert.That(DataSourceChoice.Resolve("auto", _dir.Path), Is.EqualTo(DataSource.Synthetic));
+        using var withCifar = new TempDirectory();
+        Directory.CreateDirectory(Path.Combine(withCifar.Path, Cifar10Format.DirectoryName));
+        Assert.That(DataSourceChoice.Resolve("auto", withCifar.Path), Is.EqualTo(DataSource.Cifar10));
+        Assert.That(DataSourceChoice.Resolve("synthetic", withCifar.Path), Is.EqualTo(DataSource.Synthetic));
+        Assert.That(() => DataSourceChoice.Resolve("imagenet", _dir.Path), Throws.ArgumentException.With.Message.Contains("cifar10 or synthetic"));
     }
 }

@@ -60,31 +60,13 @@ internal sealed class BatchedDenseDerivatives(DenseNetworkPlan plan) : IPerExamp
         return leaf.requires_grad_(true);
     }).ToArray();
 
-    private Tensor Forward(Tensor x, Tensor[] leaves)
+    private Tensor Forward(Tensor x, Tensor[] leaves) => plan.Replay(x, (d, a) =>
     {
-        long r = x.shape[0];
-        var a = x;
-        foreach (var step in plan.Steps)
-        {
-            switch (step)
-            {
-                case DenseNetworkPlan.FlattenStep:
-                    a = a.reshape(r, -1);
-                    break;
-                case DenseNetworkPlan.ActivationStep act:
-                    a = DenseNetworkPlan.Activate(act.Kind, a);
-                    break;
-                case DenseNetworkPlan.DenseStep d:
-                    var z = d.Weight is { } w
-                        ? bmm(leaves[w], a.unsqueeze(2)).squeeze(2)
-                        : a.matmul(d.Layer.weight.detach().t());
-                    z = z.mul(d.Layer.WeightMultiplier);
-                    a = z.add(d.Bias is { } b ? leaves[b] : d.Layer.bias.detach(), alpha: d.Layer.BiasMultiplier);
-                    break;
-            }
-        }
-        return plan.ScalarOutput(a);
-    }
+        var z = d.Weight is { } w
+            ? bmm(leaves[w], a.unsqueeze(2)).squeeze(2)
+            : a.matmul(d.Layer.weight.detach().t());
+        return z.mul(d.Layer.WeightMultiplier).add(d.Bias is { } b ? leaves[b] : d.Layer.bias.detach(), alpha: d.Layer.BiasMultiplier);
+    });
 
     private static Tensor Dot(Tensor?[] a, Tensor[] b)
     {

@@ -79,6 +79,28 @@ internal sealed class DenseNetworkPlan
         return new DenseNetworkPlan(network, parameters, steps);
     }
 
+    /// <summary>
+    /// Replays the network on <paramref name="x"/> <c>[R, …]</c>: flatten and activation steps as the network does them,
+    /// every dense step by <paramref name="dense"/>(step, its input) — where each backend puts its own parameters or
+    /// perturbations. Returns the scalar output <c>[R]</c>.
+    /// </summary>
+    public Tensor Replay(Tensor x, Func<DenseStep, Tensor, Tensor> dense)
+    {
+        long r = x.shape[0];
+        var a = x;
+        foreach (var step in Steps)
+        {
+            a = step switch
+            {
+                FlattenStep => a.reshape(r, -1),
+                ActivationStep act => Activate(act.Kind, a),
+                DenseStep d => dense(d, a),
+                _ => throw new InvalidOperationException($"unknown plan step {step}"),
+            };
+        }
+        return ScalarOutput(a);
+    }
+
     /// <summary>The activation, spelled out so that derivatives of every order are differentiable again.</summary>
     public static Tensor Activate(Activation kind, Tensor x) => kind switch
     {

@@ -44,29 +44,16 @@ internal sealed class StructuredDenseDirectionalDerivatives : IDirectionalDeriva
         // One ordinary forward/backward over the direction points gives every layer's factors.
         var inputs = new List<Tensor>();
         var zs = new List<Tensor>();
-        var a = directionPoints;
-        foreach (var step in plan.Steps)
+        var f = plan.Replay(directionPoints, (d, a) =>
         {
-            switch (step)
+            var z = a.matmul(d.Layer.weight.t()).mul(d.Layer.WeightMultiplier).add(d.Layer.bias, alpha: d.Layer.BiasMultiplier);
+            if (d.Trainable)
             {
-                case DenseNetworkPlan.FlattenStep:
-                    a = a.reshape(_m, -1);
-                    break;
-                case DenseNetworkPlan.ActivationStep act:
-                    a = DenseNetworkPlan.Activate(act.Kind, a);
-                    break;
-                case DenseNetworkPlan.DenseStep d:
-                    var z = a.matmul(d.Layer.weight.t()).mul(d.Layer.WeightMultiplier).add(d.Layer.bias, alpha: d.Layer.BiasMultiplier);
-                    if (d.Trainable)
-                    {
-                        inputs.Add(a.detach());
-                        zs.Add(z);
-                    }
-                    a = z;
-                    break;
+                inputs.Add(a.detach());
+                zs.Add(z);
             }
-        }
-        var f = plan.ScalarOutput(a);
+            return z;
+        });
         var signals = autograd.grad([f.sum()], zs, allow_unused: true);
         int t = 0;
         for (int i = 0; i < dense.Length; i++)
@@ -182,33 +169,20 @@ internal sealed class StructuredDenseDirectionalDerivatives : IDirectionalDeriva
     private Tensor Forward(Tensor x, Tensor xi, List<Tensor>? zs, List<Tensor>? ins)
     {
         long r = x.shape[0];
-        var a = x;
         int li = 0;
-        foreach (var step in _plan.Steps)
+        return _plan.Replay(x, (d, a) =>
         {
-            switch (step)
+            var z = a.matmul(d.Layer.weight.detach().t()).mul(d.Layer.WeightMultiplier)
+                     .add(d.Layer.bias.detach(), alpha: d.Layer.BiasMultiplier);
+            if (_layers[li++] is { } layer)
             {
-                case DenseNetworkPlan.FlattenStep:
-                    a = a.reshape(r, -1);
-                    break;
-                case DenseNetworkPlan.ActivationStep act:
-                    a = DenseNetworkPlan.Activate(act.Kind, a);
-                    break;
-                case DenseNetworkPlan.DenseStep d:
-                    var z = a.matmul(d.Layer.weight.detach().t()).mul(d.Layer.WeightMultiplier)
-                             .add(d.Layer.bias.detach(), alpha: d.Layer.BiasMultiplier);
-                    if (_layers[li++] is { } layer)
-                    {
-                        var coef = layer.W2 != 0 ? a.matmul(layer.Inputs.t()).mul(layer.W2).add(layer.B2) : full(r, _m, layer.B2, _dtype, a.device);
-                        z = z.add(xi.mul(coef).matmul(layer.Signals));
-                        ins?.Add(a);
-                        zs?.Add(z);
-                    }
-                    a = z;
-                    break;
+                var coef = layer.W2 != 0 ? a.matmul(layer.Inputs.t()).mul(layer.W2).add(layer.B2) : full(r, _m, layer.B2, _dtype, a.device);
+                z = z.add(xi.mul(coef).matmul(layer.Signals));
+                ins?.Add(a);
+                zs?.Add(z);
             }
-        }
-        return _plan.ScalarOutput(a);
+            return z;
+        });
     }
 
     private static Tensor Pick(Tensor rows, Tensor index) => rows.gather(1, index.unsqueeze(1)).sum();

@@ -1,16 +1,65 @@
+using GpuNtk.Data;
+using Microsoft.Extensions.Logging;
 using static TorchSharp.torch;
 
 namespace GpuNtk.Experiments.Linearization;
 
 /// <summary>
-/// Flattened inputs <c>[N, d]</c> and regression targets <c>[N, O]</c> (e.g. ±1 for two classes) for training and
-/// test, on the device and in the dtype of the run. Owns its tensors.
+/// Flattened inputs <c>[N, d]</c> and regression targets <c>[N, O]</c> (±1 for two classes) for training and test, on
+/// the device and in the dtype of the run. Owns its tensors.
 /// </summary>
 public sealed record SweepData(Tensor TrainInputs, Tensor TrainTargets, Tensor TestInputs, Tensor TestTargets, string Description)
     : IDisposable
 {
     public long Features => TrainInputs.shape[1];
     public long Outputs => TrainTargets.shape[1];
+
+    /// <summary>
+    /// A two-class subset of CIFAR-10 or of the synthetic CIFAR-format set, read and standardised by the trainer's
+    /// <see cref="DatasetLoader"/> (seeded subsets, per-channel statistics of the training examples), then prepared as in
+    /// Lee et al. (2019): optionally average-pooled to <paramref name="imageSize"/>², flattened, each input scaled to
+    /// ‖x‖ = √d, and one output with target −1 for the first class and +1 for the second.
+    /// </summary>
+    /// <param name="options">Source, folder, the two classes, sizes and seed (targets and flattening are set here).</param>
+    /// <param name="imageSize">Side of the images fed to the FCN: 32 (as stored) or a divisor of 32 (average pooling).</param>
+    public static SweepData Load(DataOptions options, int imageSize, ScalarType dtype, Device device, ILogger? logger = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        CheckClasses(options);
+        CheckImageSize(imageSize);
+        using var prepared = DatasetLoader.Load(options with { Targets = TargetEncoding.Signed, Flatten = false }, 1, dtype, device, logger);
+        return FromPrepared(prepared, imageSize);
+    }
+
+    /// <summary>The preparation of <see cref="Load"/> applied to already loaded images <c>[N, 3, 32, 32]</c> with ±1 targets <c>[N, 1]</c>.</summary>
+    public static SweepData FromPrepared(PreparedData data, int imageSize)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        CheckClasses(data.Options);
+        CheckImageSize(imageSize);
+        if (data.Train.Inputs.dim() != 4 || data.Train.Outputs != 1)
+            throw new ArgumentException("the sweep prepares unflattened images [N, 3, 32, 32] with one ±1 target: load them with Flatten = false, " +
+                                        "outputs 1 and TargetEncoding.Signed");
+        using var scope = NewDisposeScope();
+        Tensor Features(Tensor images)
+        {
+            int pool = Cifar10Format.ImageSize / imageSize;
+            var x = pool > 1 ? nn.functional.avg_pool2d(images, pool) : images;
+            x = x.reshape(x.shape[0], -1).to(ScalarType.Float64);
+            // Equal input norms make Θ(x, x) the same for every example, as in the paper's experiments.
+            x = x.div(x.square().sum(1, keepdim: true).sqrt().clamp_min(1e-12)).mul_(Math.Sqrt(x.shape[1]));
+            return x.to(images.dtype).contiguous().MoveToOuterDisposeScope();
+        }
+        var xTrain = Features(data.Train.Inputs);
+        var xTest = Features(data.Test.Inputs);
+        long d = xTrain.shape[1];
+        var names = data.Options.Classes!.Select(c => data.Options.Source == DataSource.Cifar10 ? Cifar10Format.ClassNames[c] : $"class {c}");
+        string description = data.Describe() + $"; {string.Join(" (−1) vs ", names)} (+1)" +
+                             (imageSize < Cifar10Format.ImageSize ? $", average-pooled to 3×{imageSize}×{imageSize}" : "") +
+                             $", flattened, ‖x‖ = √{d}";
+        return new SweepData(xTrain, data.Train.Targets.clone().MoveToOuterDisposeScope(), xTest, data.Test.Targets.clone().MoveToOuterDisposeScope(),
+            description);
+    }
 
     public void Validate()
     {
@@ -27,5 +76,18 @@ public sealed record SweepData(Tensor TrainInputs, Tensor TrainTargets, Tensor T
         TrainTargets.Dispose();
         TestInputs.Dispose();
         TestTargets.Dispose();
+    }
+
+    private static void CheckClasses(DataOptions options)
+    {
+        if (options.Classes is not { Length: 2 })
+            throw new ArgumentException($"--classes: the linearization sweep is a two-class task (one output, ±1 targets); got " +
+                                        $"{(options.Classes is null ? "all ten classes" : string.Join(",", options.Classes))}; give two, e.g. --classes airplane,automobile");
+    }
+
+    private static void CheckImageSize(int imageSize)
+    {
+        if (imageSize < 1 || imageSize > Cifar10Format.ImageSize || Cifar10Format.ImageSize % imageSize != 0)
+            throw new ArgumentException($"--image-size {imageSize}: must divide 32 (32 keeps the images as stored; 16, 8, 4, 2, 1 average-pool them)");
     }
 }
