@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Text.Json;
+using GpuNtk.Cli.Logging;
 using GpuNtk.Data;
 using GpuNtk.Kernels.Empirical;
 using GpuNtk.Networks;
@@ -24,12 +25,18 @@ internal static class NtkCommand
         var trace = new Option<bool>("--trace") { Description = "Traced kernel [N1, N2], the mean over outputs (the default)." };
         var diagonal = new Option<bool>("--diagonal") { Description = "Only Θ(x_i, x_i): [N] (traced) or [N, O, O] with --full." };
         var implementation = new Option<string>("--implementation") { Description = "auto, sd (structured), jc (Jacobian contraction), vp (NTK-vector products) or reference.", DefaultValueFactory = _ => "auto" };
-        var budget = new Option<double>("--memory-budget-mb") { Description = "Working memory per block, in MiB; sets the tile size.", DefaultValueFactory = _ => 1024 };
+        var budget = new Option<double>("--memory-budget-mb") { Description = "Working memory per block (per worker with --devices), in MiB; sets the tile size.", DefaultValueFactory = _ => 1024 };
+        var devices = new Option<string?>("--devices")
+        {
+            Description = "Spread the blocks of Θ over several devices, one worker thread each: all (every visible CUDA device) " +
+                          "or a comma list such as cuda:0,cuda:1 (a device may repeat: cpu,cpu runs two CPU workers). The network " +
+                          "is built on --device, where Θ is assembled, and replicated to the other devices. Omitted: --device only.",
+        };
         var outPath = new Option<string?>("--out") { Description = "Write Θ to this .npy file." };
         var checkpoint = CheckpointOptions.Checkpoint();
 
         var command = new Command("ntk", "Compute the empirical neural tangent kernel Θ(X1, X2) of a network at initialisation (or at --checkpoint weights).");
-        foreach (var o in new Option[] { arch, checkpoint, inputs, inputs2, random, full, trace, diagonal, implementation, dtype, device, seed, budget, outPath })
+        foreach (var o in new Option[] { arch, checkpoint, inputs, inputs2, random, full, trace, diagonal, implementation, dtype, device, devices, seed, budget, outPath })
             command.Options.Add(o);
         command.SetAction(parse => CliRunner.Run(() =>
         {
@@ -37,6 +44,8 @@ internal static class NtkCommand
             var requested = ParseImplementation(parse.GetValue(implementation)!);
             var dt = CommonOptions.ParseDType(parse.GetValue(dtype)!);
             var dev = CommonOptions.ParseDevice(parse.GetValue(device)!);
+            var devicesText = parse.GetValue(devices);
+            var workerDevices = devicesText is null ? null : GpuNtk.Devices.DeviceSelector.ParseList(devicesText);
             using var net = NetworkFactory.Create(parse.GetValue(arch)!, parse.GetValue(seed), dt, dev);
             CheckpointOptions.Apply(net, parse.GetValue(checkpoint));
             var x1 = LoadInputs(parse.GetValue(inputs), "--inputs", net.Spec, parse.GetValue(random), parse.GetValue(seed), dt, dev);
@@ -54,7 +63,9 @@ internal static class NtkCommand
             {
                 long budgetBytes = (long)(mb * (1 << 20));
                 var resolved = EmpiricalNtk.Resolve(net, x1, requested, budgetBytes);
-                var options = new NtkOptions(output, resolved, budgetBytes, Progress(), cancel.Token);
+                using var loggers = CliLogging.Create(toStandardError: true);
+                var options = new NtkOptions(output, resolved, budgetBytes, Progress(), cancel.Token, Devices: workerDevices,
+                    Logger: workerDevices is null ? null : loggers.CreateLogger("gpuntk"));
                 var watch = Stopwatch.StartNew();
                 using var theta = EmpiricalNtk.Compute(net, x1, x2, options);
                 watch.Stop();
@@ -65,7 +76,7 @@ internal static class NtkCommand
                 {
                     arch = net.Spec.ToString(), shape = theta.shape, output = OutputName(output),
                     implementation = ImplementationName(resolved), dtype = dt.ToString().ToLowerInvariant(),
-                    device = dev.ToString(), seconds = Math.Round(watch.Elapsed.TotalSeconds, 6), @out = path,
+                    device = dev.ToString(), devices = workerDevices?.Select(d => d.ToString()).ToArray(), seconds = Math.Round(watch.Elapsed.TotalSeconds, 6), @out = path,
                 }));
             }
             finally { Console.CancelKeyPress -= onCancel; }

@@ -26,8 +26,13 @@ internal sealed class CompactConsoleFormatter() : ConsoleFormatter(FormatterName
 /// <summary>The CLI's logger factory: compact console lines at Information and above.</summary>
 internal static class CliLogging
 {
-    public static ILoggerFactory Create() => LoggerFactory.Create(builder => builder
-        .AddConsole(o => o.FormatterName = CompactConsoleFormatter.FormatterName)
+    /// <param name="toStandardError">Log to stderr, for commands whose stdout is a result (one JSON line).</param>
+    public static ILoggerFactory Create(bool toStandardError = false) => LoggerFactory.Create(builder => builder
+        .AddConsole(o =>
+        {
+            o.FormatterName = CompactConsoleFormatter.FormatterName;
+            if (toStandardError) o.LogToStandardErrorThreshold = LogLevel.Trace;
+        })
         .AddConsoleFormatter<CompactConsoleFormatter, ConsoleFormatterOptions>()
         .SetMinimumLevel(LogLevel.Information));
 }

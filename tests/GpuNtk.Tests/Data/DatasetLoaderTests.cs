@@ -6,14 +6,10 @@ namespace GpuNtk.Tests.Data;
 
 public sealed class DatasetLoaderTests
 {
-    private TempDirectory _dir = null!;
+    private SyntheticDataRoot _dir = null!;
 
     [OneTimeSetUp]
-    public void WriteData()
-    {
-        _dir = new TempDirectory();
-        SyntheticCifar10.Write(Path.Combine(_dir.Path, SyntheticCifar10.DirectoryName), new SyntheticCifar10Options(TrainRecordsPerFile: 40, TestRecords: 50, Seed: 2));
-    }
+    public void WriteData() => _dir = new SyntheticDataRoot(new SyntheticCifar10Options(TrainRecordsPerFile: 40, TestRecords: 50, Seed: 2));
 
     [OneTimeTearDown]
     public void Cleanup() => _dir.Dispose();

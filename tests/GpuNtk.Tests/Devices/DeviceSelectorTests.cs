@@ -30,4 +30,27 @@ public sealed class DeviceSelectorTests
 
     [Test]
     public void AllComputeDevicesIsNeverEmpty() => Assert.That(DeviceSelector.AllComputeDevices(), Is.Not.Empty);
+
+    [Test]
+    public void DeviceListsParse()
+    {
+        Assert.That(DeviceSelector.ParseList("cpu,cpu").Select(d => d.type), Is.EqualTo(new[] { DeviceType.CPU, DeviceType.CPU }));
+        Assert.That(DeviceSelector.ParseList(" CPU , cpu,cpu ").Count, Is.EqualTo(3));
+        Assert.That(DeviceSelector.ParseList("cpu").Count, Is.EqualTo(1));
+        Assert.That(DeviceSelector.ParseList("ALL").Select(d => d.ToString()),
+            Is.EqualTo(DeviceSelector.AllComputeDevices().Select(d => d.ToString())));
+    }
+
+    [TestCase("", "without empty entries")]
+    [TestCase("cpu,,cpu", "without empty entries")]
+    [TestCase("cpu,", "without empty entries")]
+    [TestCase("cpu,gpu", "entry gpu: use auto, cpu, cuda or cuda:<index>")]
+    [TestCase("all,cpu", "'all' stands alone")]
+    [TestCase("cpu,cuda:x", "entry cuda:x")]
+    public void BadDeviceListsSayWhatIsWrong(string text, string message)
+    {
+        if (text.Contains("cuda") && !cuda.is_available()) message = "no CUDA device is usable";
+        var e = Assert.Throws<ArgumentException>(() => DeviceSelector.ParseList(text));
+        Assert.That(e!.Message, Does.StartWith("--devices").And.Contain(message));
+    }
 }

@@ -2,6 +2,7 @@ using GpuNtk.Data;
 using GpuNtk.Experiments.Linearization;
 using GpuNtk.Kernels.Empirical;
 using GpuNtk.Networks;
+using GpuNtk.Tests.Data;
 using NUnit.Framework;
 using static TorchSharp.torch;
 
@@ -9,14 +10,10 @@ namespace GpuNtk.Tests.Experiments;
 
 public sealed class LinearizationSweepTests
 {
-    private TempDirectory _dir = null!;
+    private SyntheticDataRoot _dir = null!;
 
     [OneTimeSetUp]
-    public void WriteData()
-    {
-        _dir = new TempDirectory();
-        SyntheticCifar10.Write(Path.Combine(_dir.Path, SyntheticCifar10.DirectoryName), new SyntheticCifar10Options(TrainRecordsPerFile: 30, TestRecords: 60, Seed: 3));
-    }
+    public void WriteData() => _dir = new SyntheticDataRoot(new SyntheticCifar10Options(TrainRecordsPerFile: 30, TestRecords: 60, Seed: 3));
 
     [OneTimeTearDown]
     public void Cleanup() => _dir.Dispose();

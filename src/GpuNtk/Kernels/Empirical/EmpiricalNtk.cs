@@ -29,6 +29,10 @@ namespace GpuNtk.Kernels.Empirical;
 /// a structured rule and strictly less for dense layers, and it is orders of magnitude faster than vector products
 /// (which cost 2·N·O backward passes per block).</para>
 /// <para>Memory: X1×X2 is tiled so that one block's working set fits <see cref="NtkOptions.MemoryBudgetBytes"/>.</para>
+/// <para><b>Several devices</b> (<see cref="NtkOptions.Devices"/>): one worker thread per listed device, each with
+/// its own replica of the network (the model itself on its own device), its own inputs and its own tile-feature
+/// cache, takes blocks from a shared queue — a slower device simply takes fewer — and copies them into Θ, which is
+/// assembled on the model's device (or the host). Same result as one device, to rounding.</para>
 /// </remarks>
 public static class EmpiricalNtk
 {
@@ -37,8 +41,9 @@ public static class EmpiricalNtk
         options ??= new NtkOptions();
         Validate(model, x1, x2, options);
         var plan = ModelPlan.Build(model, x1);
-        var kernel = CreateKernel(plan, ResolvePlan(plan, options.Implementation, options.MemoryBudgetBytes), options);
-        return BlockedNtk.Assemble(kernel, x1, x2, plan.Outputs, options);
+        var implementation = ResolvePlan(plan, options.Implementation, options.MemoryBudgetBytes);
+        using var workers = NtkWorkerSet.Create(plan, implementation, x1, x2, options);
+        return BlockedNtk.Assemble(workers, x1, x2, plan.Outputs, options);
     }
 
     /// <summary>
@@ -82,15 +87,6 @@ public static class EmpiricalNtk
                                         "use NtkImplementation.VectorProducts (or Auto) for this model", nameof(requested));
         return requested;
     }
-
-    private static INtkBlockKernel CreateKernel(ModelPlan plan, NtkImplementation implementation, NtkOptions options) => implementation switch
-    {
-        NtkImplementation.Structured => new LayerwiseNtk(plan, structured: true, options.MemoryBudgetBytes),
-        NtkImplementation.JacobianContraction => new LayerwiseNtk(plan, structured: false, options.MemoryBudgetBytes),
-        NtkImplementation.VectorProducts => new VectorProductNtk(plan, options.Cancellation),
-        NtkImplementation.Reference => new ReferenceKernel(plan),
-        _ => throw new ArgumentOutOfRangeException(nameof(implementation)),
-    };
 
     private static void Validate(nn.Module<Tensor, Tensor> model, Tensor x1, Tensor? x2, NtkOptions options)
     {

@@ -1,3 +1,6 @@
+using Microsoft.Extensions.Logging;
+using static TorchSharp.torch;
+
 namespace GpuNtk.Kernels.Empirical;
 
 /// <summary>Which part of the NTK to compute (conventions: src/GpuNtk/Kernels/README.md).</summary>
@@ -37,6 +40,11 @@ public enum NtkImplementation
 /// <param name="BlockSize">Examples per tile; null: the largest tile that fits <paramref name="MemoryBudgetBytes"/>.</param>
 /// <param name="AssembleOnHost">Assemble Θ in host (CPU) memory instead of on the model's device; blocks are still
 /// computed on the device. For kernels larger than the device's memory.</param>
+/// <param name="Devices">Devices to spread the blocks of Θ over, one worker thread each (see
+/// <see cref="EmpiricalNtk"/>); null or empty: the model's device only. A device may be listed twice (two workers on
+/// it). Each worker other than the one on the model's device uses a replica of the model, so the model must be a
+/// <see cref="Networks.Network"/>. <paramref name="MemoryBudgetBytes"/> applies to each worker.</param>
+/// <param name="Logger">Receives the tiling and, with several devices, the blocks each worker computed.</param>
 public sealed record NtkOptions(
     NtkOutput Output = NtkOutput.Full,
     NtkImplementation Implementation = NtkImplementation.Auto,
@@ -44,8 +52,16 @@ public sealed record NtkOptions(
     IProgress<double>? Progress = null,
     CancellationToken Cancellation = default,
     int? BlockSize = null,
-    bool AssembleOnHost = false)
+    bool AssembleOnHost = false,
+    IReadOnlyList<Device>? Devices = null,
+    ILogger? Logger = null)
 {
+    /// <summary>
+    /// Called on the worker's thread after each block (or diagonal tile) with the worker's index in
+    /// <see cref="Devices"/>; for tests that check how blocks were distributed.
+    /// </summary>
+    internal Action<int>? BlockObserver { get; init; }
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the option when a value is out of range.</summary>
     public void Validate()
     {
@@ -54,6 +70,13 @@ public sealed record NtkOptions(
         if (MemoryBudgetBytes < 1 << 20)
             throw new ArgumentException($"NtkOptions.MemoryBudgetBytes = {MemoryBudgetBytes}: give at least 1 MiB (1048576)");
         if (BlockSize is < 1) throw new ArgumentException($"NtkOptions.BlockSize = {BlockSize}: must be ≥ 1 (or null to size tiles from the memory budget)");
+        for (int i = 0; i < (Devices?.Count ?? 0); i++)
+        {
+            var d = Devices![i] ?? throw new ArgumentException($"NtkOptions.Devices[{i}] is null: list devices such as cpu or cuda:0");
+            if (d.type == TorchSharp.DeviceType.CUDA && (!cuda.is_available() || d.index >= cuda.device_count()))
+                throw new ArgumentException($"NtkOptions.Devices[{i}] = {d}: only {(cuda.is_available() ? cuda.device_count() : 0)} CUDA device(s) " +
+                                            "are usable here (DeviceSelector.AllComputeDevices() lists them)");
+        }
     }
 
     /// <summary>True for the diagonal outputs (Θ(x_i, x_i) only).</summary>
