@@ -281,7 +281,11 @@ def main():
     ap.add_argument("--min-seconds", type=float, default=1.0)
     args = ap.parse_args()
 
-    device = torch.device(args.device)
+    try:
+        device = torch.device(args.device)
+    except RuntimeError:
+        print(f"torchfunc_ntk.py: --device {args.device}: use cpu, cuda or cuda:<index>", file=sys.stderr)
+        return 2
     if device.type == "cuda":
         if not torch.cuda.is_available():
             print(f"torchfunc_ntk.py: --device {args.device} but torch {torch.__version__} sees no usable CUDA device "

@@ -32,7 +32,7 @@ internal static class PeerTable
             md.AppendLine(".");
         }
         md.AppendLine();
-        md.AppendLine("| architecture | N | NTK | torch.func recipe | torch.func best (s) | median (s) | GpuNtk sd best (s) | median (s) | speed-up (best) |");
+        md.AppendLine("| architecture | N | NTK | torch.func recipe | torch.func best (s) | median (s) | GpuNtk sd best (s) | median (s) | torch.func best / GpuNtk best |");
         md.AppendLine("| --- | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: |");
         foreach (var p in peers)
         {
