@@ -6,11 +6,26 @@ namespace GpuNtk.Cli;
 /// <summary>Runs the parsed command; turns expected failures (bad input, native loading) into one clear line and exit code 1/2.</summary>
 internal static class CliRunner
 {
+    /// <summary>
+    /// <c>--allow-tf32</c>, on every command: TF32 tensor-core math for float32 matrix products and convolutions on
+    /// NVIDIA GPUs. Off by default (<see cref="GpuNtk.Devices.PrecisionSettings"/>): kernel comparisons need full float32.
+    /// </summary>
+    public static readonly Option<bool> AllowTf32 = new("--allow-tf32")
+    {
+        Description = "Allow TF32 tensor-core math for float32 matmuls/convolutions on NVIDIA GPUs (faster, ~10-bit mantissa); off by default for NTK accuracy.",
+        Recursive = true,
+    };
+
+    private static bool s_allowTf32;
+
     public static async Task<int> InvokeAsync(RootCommand root, string[] args)
     {
         try
         {
-            return await root.Parse(args).InvokeAsync();
+            root.Options.Add(AllowTf32);
+            var parse = root.Parse(args);
+            s_allowTf32 = parse.GetValue(AllowTf32);
+            return await parse.InvokeAsync();
         }
         catch (NativeLoadException e)
         {
@@ -26,6 +41,7 @@ internal static class CliRunner
         {
             TorchNative.EnsureLoaded();
             if (TorchNative.PreloadWarning is { } warning) Console.Error.WriteLine($"warning: {warning}");
+            if (s_allowTf32) GpuNtk.Devices.PrecisionSettings.SetTf32(true);
             return body();
         }
         catch (Exception e) when (e is ArgumentException or FormatException or FileNotFoundException or IOException or InvalidDataException)
