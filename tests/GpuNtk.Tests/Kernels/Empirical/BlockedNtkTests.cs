@@ -58,16 +58,6 @@ public sealed class BlockedNtkTests
             "diagonal: b·(100 kB + 1 kB) ≤ 1 MiB");
     }
 
-    private sealed class FixedCostKernel(long featureBytes, long pairBytes) : INtkBlockKernel
-    {
-        public NtkImplementation Implementation => NtkImplementation.Structured;
-        public TileFeatures Prepare(Tensor x) => throw new NotSupportedException();
-        public Tensor Block(TileFeatures rows, TileFeatures columns, NtkOutput output) => throw new NotSupportedException();
-        public Tensor Diagonal(TileFeatures tile, NtkOutput output) => throw new NotSupportedException();
-        public long FeatureBytesPerExample => featureBytes;
-        public long BlockBytesPerPair(NtkOutput output) => pairBytes;
-    }
-
     [Test]
     public void ProgressReachesOneAndCancellationStops()
     {
@@ -75,7 +65,7 @@ public sealed class BlockedNtkTests
         using var net = NetworkFactory.Create(Fcn, seed: 9, ScalarType.Float64);
         var x = Inputs(net, 5, seed: 33);
         var reports = new List<double>();
-        var progress = new Recorder(reports);
+        var progress = new ProgressRecorder(reports.Add);
         EmpiricalNtk.Compute(net, x, null, new NtkOptions(NtkOutput.Trace, Progress: progress, BlockSize: 2));
         Assert.That(reports, Has.Count.EqualTo(6), "3 tiles: 6 blocks on and above the diagonal");
         Assert.That(reports, Is.Ordered.Ascending);
@@ -83,7 +73,7 @@ public sealed class BlockedNtkTests
 
         using var cts = new CancellationTokenSource();
         int calls = 0;
-        var cancelAfterFirst = new Recorder(null, () => { if (++calls == 1) cts.Cancel(); });
+        var cancelAfterFirst = new ProgressRecorder(_ => { if (++calls == 1) cts.Cancel(); });
         Assert.Throws<OperationCanceledException>(() =>
             EmpiricalNtk.Compute(net, x, null, new NtkOptions(NtkOutput.Trace, Progress: cancelAfterFirst, Cancellation: cts.Token, BlockSize: 2)));
         Assert.That(calls, Is.EqualTo(1), "stopped before the second block");
@@ -100,14 +90,5 @@ public sealed class BlockedNtkTests
         var theta = EmpiricalNtk.Compute(net, x, null, new NtkOptions(NtkOutput.Trace, AssembleOnHost: true));
         Assert.That(theta.device.type, Is.EqualTo(DeviceType.CPU));
         Assert.That(theta.shape, Is.EqualTo(new long[] { 3, 3 }));
-    }
-
-    private sealed class Recorder(List<double>? values, Action? onReport = null) : IProgress<double>
-    {
-        public void Report(double value)
-        {
-            values?.Add(value);
-            onReport?.Invoke();
-        }
     }
 }

@@ -107,7 +107,7 @@ public sealed class MultiDeviceNtkTests
         using var net = NetworkFactory.Create(Fcn, seed: 9, ScalarType.Float64);
         var x = Inputs(net, 7, seed: 46);
         var reports = new List<double>();
-        var progress = new Recorder(v => reports.Add(v)); // not thread-safe on purpose: reports must come one at a time
+        var progress = new ProgressRecorder(v => reports.Add(v)); // not thread-safe on purpose: reports must come one at a time
         EmpiricalNtk.Compute(net, x, null, new NtkOptions(NtkOutput.Full, Progress: progress, BlockSize: 2, Devices: Cpus(2)));
         Assert.That(reports, Has.Count.EqualTo(10));
         Assert.That(reports, Is.Ordered.Ascending);
@@ -126,7 +126,7 @@ public sealed class MultiDeviceNtkTests
         var x = Inputs(net, 12, seed: 47);
         using var cts = new CancellationTokenSource();
         int reports = 0;
-        var cancelAtFirst = new Recorder(_ => { if (Interlocked.Increment(ref reports) == 1) cts.Cancel(); });
+        var cancelAtFirst = new ProgressRecorder(_ => { if (Interlocked.Increment(ref reports) == 1) cts.Cancel(); });
         var options = new NtkOptions(NtkOutput.Trace, Progress: cancelAtFirst, Cancellation: cts.Token, BlockSize: 2, Devices: Cpus(2));
         Assert.Throws<OperationCanceledException>(() => EmpiricalNtk.Compute(net, x, null, options));
         int atReturn = Volatile.Read(ref reports);
@@ -195,7 +195,7 @@ public sealed class MultiDeviceNtkTests
     public void TilesAreSplitSoEveryWorkerGetsWork()
     {
         // 1 GiB fits every example in one tile; with 2 workers the symmetric grid gets 3 tiles (6 blocks ≥ 2 per worker).
-        var kernel = new FixedCost(1000, 10);
+        var kernel = new FixedCostKernel(1000, 10);
         var options = new NtkOptions(NtkOutput.Trace);
         Assert.That(BlockedNtk.TileSize(kernel, 90, options), Is.EqualTo(90));
         Assert.That(BlockedNtk.TileSize(kernel, 90, options, workers: 2), Is.EqualTo(30));
@@ -228,20 +228,5 @@ public sealed class MultiDeviceNtkTests
             Assert.That(_timedOut, Is.False, "every worker must compute a block while the others wait");
             Assert.That(PerWorker.Keys, Is.EquivalentTo(Enumerable.Range(0, workers)));
         }
-    }
-
-    private sealed class FixedCost(long featureBytes, long pairBytes) : INtkBlockKernel
-    {
-        public NtkImplementation Implementation => NtkImplementation.Structured;
-        public TileFeatures Prepare(Tensor x) => throw new NotSupportedException();
-        public Tensor Block(TileFeatures rows, TileFeatures columns, NtkOutput output) => throw new NotSupportedException();
-        public Tensor Diagonal(TileFeatures tile, NtkOutput output) => throw new NotSupportedException();
-        public long FeatureBytesPerExample => featureBytes;
-        public long BlockBytesPerPair(NtkOutput output) => pairBytes;
-    }
-
-    private sealed class Recorder(Action<double> onReport) : IProgress<double>
-    {
-        public void Report(double value) => onReport(value);
     }
 }
