@@ -16,15 +16,18 @@ internal static class CliRunner
         Recursive = true,
     };
 
-    private static bool s_allowTf32;
-
     public static async Task<int> InvokeAsync(RootCommand root, string[] args)
     {
         try
         {
             root.Options.Add(AllowTf32);
             var parse = root.Parse(args);
-            s_allowTf32 = parse.GetValue(AllowTf32);
+            if (parse.Errors.Count == 0 && parse.GetValue(AllowTf32))
+            {
+                // libtorch holds the flag (process-wide); its first load turns TF32 off, so load it before switching it on.
+                TorchNative.EnsureLoaded();
+                GpuNtk.Devices.PrecisionSettings.SetTf32(true);
+            }
             return await parse.InvokeAsync();
         }
         catch (NativeLoadException e)
@@ -41,7 +44,6 @@ internal static class CliRunner
         {
             TorchNative.EnsureLoaded();
             if (TorchNative.PreloadWarning is { } warning) Console.Error.WriteLine($"warning: {warning}");
-            if (s_allowTf32) GpuNtk.Devices.PrecisionSettings.SetTf32(true);
             return body();
         }
         catch (Exception e) when (e is ArgumentException or FormatException or FileNotFoundException or IOException or InvalidDataException)
