@@ -64,6 +64,7 @@ internal static class KernelCommand
             if (path is not null)
             {
                 var (shard, source) = sharding.Resolve(parse, path);
+                GpuNtk.Native.HostAllocator.ReturnLargeBlocksToTheSystem(); // memory stays at one tile's working set
                 if (source is not null) Console.Error.WriteLine($"kernel: {source}");
                 long n1 = x1.shape[0], n2 = (x2 ?? x1).shape[0];
                 long tileSize = parse.GetValue(sharding.TileSize) is int t ? (t >= 1 ? t : throw new ArgumentException($"--tile-size {t}: must be ≥ 1"))
@@ -98,7 +99,8 @@ internal static class KernelCommand
                     method = isAnalytic ? "analytic" : $"monte-carlo({seeds} seeds)", shape = layout.Shape,
                     dtype = dt.ToString().ToLowerInvariant(), device = dev.ToString(), threads = get_num_threads(),
                     shard = shard.ToString(), tile_size = tileSize, tiles = layout.Tiling.Tiles.Count, shard_tiles = summary.Computed + summary.Skipped,
-                    computed = summary.Computed, skipped = summary.Skipped, seconds = Math.Round(watchTiles.Elapsed.TotalSeconds, 6), @out = path,
+                    computed = summary.Computed, skipped = summary.Skipped, seconds = Math.Round(watchTiles.Elapsed.TotalSeconds, 6),
+                        peak_rss_mib = PeakMemory.ResidentMiB(), @out = path,
                 }));
                 return 0;
             }

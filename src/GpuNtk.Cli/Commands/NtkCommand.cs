@@ -77,6 +77,7 @@ internal static class NtkCommand
                 if (path is not null && output is NtkOutput.Full or NtkOutput.Trace)
                 {
                     var (shard, source) = sharding.Resolve(parse, path);
+                    GpuNtk.Native.HostAllocator.ReturnLargeBlocksToTheSystem(); // memory stays at one tile's working set
                     if (source is not null) Console.Error.WriteLine($"ntk: {source}");
                     options = options with { BlockSize = parse.GetValue(sharding.TileSize) };
                     string parameters = $"ntk {OutputName(output)}; arch {net.Spec}; seed {parse.GetValue(seed)}; implementation {ImplementationName(resolved)}; " +
@@ -93,7 +94,8 @@ internal static class NtkCommand
                         arch = net.Spec.ToString(), shape = layout.Shape, output = OutputName(output), implementation = ImplementationName(resolved),
                         dtype = dt.ToString().ToLowerInvariant(), device = dev.ToString(), devices = workerDevices?.Select(d => d.ToString()).ToArray(),
                         shard = shard.ToString(), tile_size = tiling.TileSize, tiles = tiling.Tiles.Count, shard_tiles = summary.Computed + summary.Skipped,
-                        computed = summary.Computed, skipped = summary.Skipped, seconds = Math.Round(watchTiles.Elapsed.TotalSeconds, 6), @out = path,
+                        computed = summary.Computed, skipped = summary.Skipped, seconds = Math.Round(watchTiles.Elapsed.TotalSeconds, 6),
+                        peak_rss_mib = PeakMemory.ResidentMiB(), @out = path,
                     }));
                     return 0;
                 }
