@@ -1,3 +1,5 @@
+using GpuNtk.Kernels.Sharding;
+using GpuNtk.Kernels.Sinks;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -44,6 +46,58 @@ public static class EmpiricalNtk
         var implementation = ResolvePlan(plan, options.Implementation, options.MemoryBudgetBytes);
         using var workers = NtkWorkerSet.Create(plan, implementation, x1, x2, options);
         return BlockedNtk.Assemble(workers, x1, x2, plan.Outputs, options);
+    }
+
+    /// <summary>
+    /// The tiles <see cref="ComputeInto"/> cuts Θ(X1, X2) into: <see cref="NtkOptions.BlockSize"/>, or the largest
+    /// tile whose block fits <see cref="NtkOptions.MemoryBudgetBytes"/> (one worker's sizing, whatever
+    /// <see cref="NtkOptions.Devices"/> says, so that every shard of a kernel agrees on it).
+    /// </summary>
+    public static KernelTiling Tiling(nn.Module<Tensor, Tensor> model, Tensor x1, Tensor? x2 = null, NtkOptions? options = null)
+    {
+        options ??= new NtkOptions();
+        Validate(model, x1, x2, options);
+        RequireTiledOutput(options);
+        var plan = ModelPlan.Build(model, x1);
+        var kernel = NtkWorkerSet.CreateKernel(plan, ResolvePlan(plan, options.Implementation, options.MemoryBudgetBytes), options, default);
+        long n1 = x1.shape[0], n2 = (x2 ?? x1).shape[0];
+        return new KernelTiling(n1, n2, BlockedNtk.TileSize(kernel, Math.Max(n1, n2), options, workers: 1, symmetric: x2 is null), x2 is null);
+    }
+
+    /// <summary>
+    /// Computes the tiles of Θ(X1, X2) that belong to <paramref name="shard"/> (default: all) and that
+    /// <paramref name="sink"/> does not hold yet, and writes them to it — into memory, or straight into a file shared
+    /// with the other shards (<see cref="NpyKernelFile"/>), so that memory is set by one tile, not by N. The sink's
+    /// layout must be Θ's: shape <c>[N1, N2]</c> (<see cref="NtkOutput.Trace"/>) or <c>[N1, N2, O, O]</c>
+    /// (<see cref="NtkOutput.Full"/>), the inputs' dtype, symmetric exactly when <paramref name="x2"/> is null; its
+    /// tiling is normally <see cref="Tiling"/>. The same tiles give the same numbers, however they are spread over
+    /// shards.
+    /// </summary>
+    public static TileRunSummary ComputeInto(nn.Module<Tensor, Tensor> model, Tensor x1, Tensor? x2, IKernelSink sink,
+        NtkOptions? options = null, Shard? shard = null)
+    {
+        options ??= new NtkOptions();
+        ArgumentNullException.ThrowIfNull(sink);
+        Validate(model, x1, x2, options);
+        RequireTiledOutput(options);
+        var plan = ModelPlan.Build(model, x1);
+        var layout = sink.Layout;
+        long n1 = x1.shape[0], n2 = (x2 ?? x1).shape[0];
+        long[] expected = options.Output == NtkOutput.Full ? [n1, n2, plan.Outputs, plan.Outputs] : [n1, n2];
+        if (!layout.Shape.SequenceEqual(expected) || layout.DType != x1.dtype || layout.Tiling.Symmetric != (x2 is null))
+            throw new ArgumentException($"the sink holds a {(layout.Tiling.Symmetric ? "symmetric " : "")}{layout.DType} kernel " +
+                                        $"[{string.Join(", ", layout.Shape)}], but these inputs give a {(x2 is null ? "symmetric " : "")}{x1.dtype} " +
+                                        $"[{string.Join(", ", expected)}]: build its layout from EmpiricalNtk.Tiling with the same inputs and options", nameof(sink));
+        var implementation = ResolvePlan(plan, options.Implementation, options.MemoryBudgetBytes);
+        using var workers = NtkWorkerSet.Create(plan, implementation, x1, x2, options);
+        return BlockedNtk.Fill(workers, sink, shard ?? Shard.Single, options);
+    }
+
+    private static void RequireTiledOutput(NtkOptions options)
+    {
+        if (options.IsDiagonal)
+            throw new ArgumentException($"NtkOptions.Output = {options.Output}: a diagonal is [N] or [N, O, O], small enough to compute with " +
+                                        "EmpiricalNtk.Compute; tiled sinks hold Full or Trace kernels");
     }
 
     /// <summary>
