@@ -15,9 +15,11 @@ namespace GpuNtk.Kernels.Empirical;
 /// <para>Implementations (all agree to rounding):</para>
 /// <list type="bullet">
 /// <item><see cref="NtkImplementation.Structured"/>: one capture pass per tile (inputs of every parameterized layer by
-/// forward hooks; backprop signals of all N·O outputs by a single autograd call on the batch replicated O times), then
-/// per-layer rules: dense layers add (WM²·AAᵀ + BM²)∘(GGᵀ) and never form J; convolutions, LayerNorm/GroupNorm
-/// affine parameters and unknown modules contract their own per-example Jacobian (one layer at a time).</item>
+/// forward hooks; backprop signals of all N·O outputs by one forward pass and O backward passes through its graph),
+/// then per-layer rules: dense layers add (WM²·AAᵀ + BM²)∘(GGᵀ) and never form J; convolutions choose per layer, by
+/// a cost model, between a pixel-pair rule (patch Gram × signal Gram) and their per-example weight gradients;
+/// LayerNorm/GroupNorm affine parameters and unknown modules contract their own per-example Jacobian (one layer at a
+/// time).</item>
 /// <item><see cref="NtkImplementation.JacobianContraction"/>: the same capture, every layer through its per-example
 /// Jacobian, contracted layer by layer.</item>
 /// <item><see cref="NtkImplementation.VectorProducts"/>: Θ·e for every basis vector e by a VJP and a double-backward
@@ -25,8 +27,8 @@ namespace GpuNtk.Kernels.Empirical;
 /// <item><see cref="NtkImplementation.Reference"/>: explicit J by a per-example, per-output loop; for tests.</item>
 /// </list>
 /// <para><b>Auto</b> (<see cref="Resolve"/>): Structured, unless (a) forward hooks cannot see every trainable
-/// parameter (a probe forward on one example checks), or (b) the capture pass of a single example — the batch
-/// replicated O times — would not fit in half the memory budget; then VectorProducts, which needs no hooks and only
+/// parameter (a probe forward on one example checks), or (b) the capture pass of a single example — its O signals
+/// per layer — would not fit in half the memory budget; then VectorProducts, which needs no hooks and only
 /// two forward graphs. Structured is never slower than Jacobian contraction: it does the same work for layers without
 /// a structured rule and strictly less for dense layers, and it is orders of magnitude faster than vector products
 /// (which cost 2·N·O backward passes per block).</para>
