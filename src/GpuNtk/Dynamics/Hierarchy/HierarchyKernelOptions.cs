@@ -6,7 +6,7 @@ namespace GpuNtk.Dynamics.Hierarchy;
 /// <summary>How the hierarchy's kernels are differentiated. All methods agree to rounding; they differ in speed and scope.</summary>
 public enum HierarchyKernelMethod
 {
-    /// <summary>Structured for fully connected GpuNtk networks, parameter rows otherwise.</summary>
+    /// <summary>Structured for fully connected GpuNtk networks, looped otherwise.</summary>
     Auto,
     /// <summary>
     /// Fully connected networks only: autograd in the m coordinates of the gradient directions (each dense layer's
@@ -18,7 +18,7 @@ public enum HierarchyKernelMethod
     /// double/triple backward, batched (fully connected networks), projected onto the directions. Memory-bound.
     /// </summary>
     ParameterRows,
-    /// <summary>Any scalar-output module: one autograd graph per row through the module itself. Slow; for checks.</summary>
+    /// <summary>Any module (CNN, WRN, your own): one autograd graph per row through the module itself. The generic path; slow.</summary>
     Looped,
 }
 

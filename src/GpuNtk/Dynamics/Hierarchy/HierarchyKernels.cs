@@ -99,6 +99,10 @@ public static class HierarchyKernels
         public void Report(double value) => whole.Report((index + value) / count);
     }
 
+    /// <summary>What <see cref="HierarchyKernelMethod.Auto"/> picks for <paramref name="model"/>: Structured or Looped.</summary>
+    public static HierarchyKernelMethod ResolveMethod(nn.Module<Tensor, Tensor> model) =>
+        DenseNetworkPlan.TryCreate(model, out _) is null ? HierarchyKernelMethod.Looped : HierarchyKernelMethod.Structured;
+
     /// <summary>The backend for <paramref name="options"/>.Method: a factory of directional derivatives for given direction points.</summary>
     private static Func<Tensor, Tensor, IDirectionalDerivatives> Directions(nn.Module<Tensor, Tensor> model, HierarchyKernelOptions options)
     {
