@@ -73,9 +73,10 @@ public sealed record TrainConfig
     {
         var spec = ArchitectureSpec.Parse(Arch);
         Data.Validate();
-        if (spec.InputSize != Cifar10Format.PixelBytes)
-            throw new ArgumentException($"--arch {Arch}: the network takes {spec.InputSize} inputs, CIFAR images have {Cifar10Format.PixelBytes} (3×32×32)");
-        Targets.CheckOutputs(Data.ClassCount, spec.Outputs, Data.Targets);
+        if (Data.ExampleShape is { } shape && spec.InputSize != shape.Aggregate(1L, (a, b) => a * b))
+            throw new ArgumentException($"--arch {Arch}: the network takes {spec.InputSize} inputs, {DataOptions.SourceName(Data.Source)} examples have " +
+                                        $"{shape.Aggregate(1L, (a, b) => a * b)} ({string.Join("×", shape)})");
+        if (Data.ClassCount > 0) Targets.CheckOutputs(Data.ClassCount, spec.Outputs, Data.Targets);
         if (!(LearningRate > 0) || double.IsInfinity(LearningRate)) throw new ArgumentException($"--lr must be positive and finite, got {LearningRate}");
         if (Optimizer.UsesMomentum() && !(Momentum > 0 && Momentum < 1)) throw new ArgumentException($"--momentum must be in (0, 1), got {Momentum}");
         if (BatchSize < 0) throw new ArgumentException("--batch must be ≥ 0 (0: full batch)");
