@@ -21,10 +21,10 @@ internal static class NthCommand
         var defaults = new NthExperimentConfig();
         var arch = new Option<string>("--arch") { Description = "FCN template (width, out and, for images, in are set by the experiment).", DefaultValueFactory = _ => defaults.Architecture };
         var outputs = new Option<int>("--outputs") { Description = "Network outputs O (sphere: targets in·x_a·x_{a+1}; images: 1 = ±1, 2 = (y, −y)); O > 1 uses the full kernels.", DefaultValueFactory = _ => defaults.Outputs };
-        var data = new Option<string>("--data") { Description = "sphere, or two image classes: cifar10, synthetic (CIFAR-format stand-in) or auto (CIFAR-10 when present in --data-dir, else synthetic).", DefaultValueFactory = _ => "sphere" };
+        var data = new Option<string>("--data") { Description = "sphere, or two image classes of fashion-mnist, mnist, cifar10, synthetic (CIFAR-format stand-in) or auto (CIFAR-10 when present in --data-dir, else synthetic).", DefaultValueFactory = _ => "sphere" };
         var dataDir = new Option<string>("--data-dir") { Description = "The data folder (image data).", DefaultValueFactory = _ => "data" };
-        var classes = new Option<string>("--classes") { Description = "The two image classes (names or 0–9): the first gets target −1, the second +1.", DefaultValueFactory = _ => "airplane,automobile" };
-        var imageSize = new Option<int>("--image-size") { Description = "Images are average-pooled to this side (divides 32), flattened and scaled to ‖x‖ = √in, in = 3·size².", DefaultValueFactory = _ => defaults.ImageSize };
+        var classes = new Option<string>("--classes") { Description = "The two image classes (names or 0–9): the first gets target −1, the second +1. Default: airplane,automobile (CIFAR), 0,1 otherwise." };
+        var imageSize = new Option<int>("--image-size") { Description = "Images are average-pooled to this side (divides 32, or 28 for MNIST-like sets), flattened and scaled to ‖x‖ = √in, in = C·size².", DefaultValueFactory = _ => defaults.ImageSize };
         var widths = new Option<string>("--widths") { Description = "Comma-separated widths.", DefaultValueFactory = _ => string.Join(",", defaults.Widths) };
         var orders = new Option<string>("--orders") { Description = "Truncation levels p among 2,3,4.", DefaultValueFactory = _ => string.Join(",", defaults.Orders) };
         var train = new Option<int>("--train") { Description = "Training points n (on the unit sphere, or images drawn by --seed).", DefaultValueFactory = _ => defaults.TrainPoints };
@@ -68,7 +68,9 @@ internal static class NthCommand
             if (!source.Trim().Equals("sphere", StringComparison.OrdinalIgnoreCase))
             {
                 var root = parse.GetValue(dataDir)!;
-                config = config with { Images = new DataOptions(DataSourceChoice.Resolve(source, root, logger), root, DataOptions.ParseClasses(parse.GetValue(classes)!)) };
+                var resolved = DataSourceChoice.Resolve(source, root, logger);
+                var classText = parse.GetValue(classes) ?? (resolved is DataSource.Cifar10 or DataSource.Synthetic ? "airplane,automobile" : "0,1");
+                config = config with { Images = new DataOptions(resolved, root, DataOptions.ParseClasses(classText, resolved)) };
             }
             config.Validate();
             logger.LogInformation("nth: {Config}, {Threads} thread(s)", config, get_num_threads());
