@@ -142,7 +142,7 @@ internal static class NtkCommand
         public void Report(double value) => report(value);
     }
 
-    private static Tensor LoadInputs(string? path, string option, ArchitectureSpec spec, int count, long seed, ScalarType dtype, Device device)
+    internal static Tensor LoadInputs(string? path, string option, ArchitectureSpec spec, int count, long seed, ScalarType dtype, Device device)
     {
         if (path is null)
         {
