@@ -37,7 +37,8 @@ internal static class KernelCommand
         var sharding = new ShardOptions();
 
         var command = new Command("kernel", "Infinite-width NNGP/NTK of an architecture (closed form), or its Monte Carlo estimate from finite networks.");
-        foreach (var o in new Option[] { arch, analytic, monteCarlo, kernel, inputs, inputs2, random, dtype, device, seed, memory, outPath })
+        var allowNonfinite = KernelInputs.AllowNonfinite();
+        foreach (var o in new Option[] { allowNonfinite, arch, analytic, monteCarlo, kernel, inputs, inputs2, random, dtype, device, seed, memory, outPath })
             command.Options.Add(o);
         foreach (var o in sharding.All) command.Options.Add(o);
         command.SetAction(parse => CliRunner.Run(() =>
@@ -56,9 +57,9 @@ internal static class KernelCommand
             var dt = CommonOptions.ParseDType(parse.GetValue(dtype)!);
             var dev = CommonOptions.ParseDevice(parse.GetValue(device)!);
             long s = parse.GetValue(seed);
-            using var x1 = LoadInputs(parse.GetValue(inputs), "--inputs", spec, parse.GetValue(random), s, dt, dev);
+            using var x1 = KernelInputs.Load(parse.GetValue(inputs), "--inputs", spec, parse.GetValue(random), s, dt, dev, parse.GetValue(allowNonfinite));
             var x2Path = parse.GetValue(inputs2);
-            using var x2 = x2Path is null ? null : LoadInputs(x2Path, "--inputs2", spec, 0, 0, dt, dev);
+            using var x2 = x2Path is null ? null : KernelInputs.Load(x2Path, "--inputs2", spec, 0, 0, dt, dev, parse.GetValue(allowNonfinite));
 
             var path = parse.GetValue(outPath);
             if (path is not null)
@@ -143,20 +144,4 @@ internal static class KernelCommand
     /// only, so every worker agrees.
     /// </summary>
     private static long DefaultTileSize(long n) => Math.Min(n, Math.Min(2048, Math.Max(64, (n + 7) / 8)));
-
-    private static Tensor LoadInputs(string? path, string option, ArchitectureSpec spec, int count, long seed, ScalarType dtype, Device device)
-    {
-        if (path is null)
-        {
-            if (count < 1) throw new ArgumentException("--random must be ≥ 1");
-            using var g = new Generator((ulong)seed + 1);
-            using var draw = randn([count, spec.InputSize], ScalarType.Float64, CPU, generator: g);
-            return draw.to(dtype, device);
-        }
-        using var x = NpyFile.Read(path);
-        if (x.dim() < 2 || x.numel() / x.shape[0] != spec.InputSize)
-            throw new ArgumentException($"{option} {path}: shape [{string.Join(", ", x.shape)}] does not fit {spec} " +
-                                        $"(expected [N, {spec.InputSize}] or [N, …] with {spec.InputSize} features per example)");
-        return x.to(dtype, device);
-    }
 }

@@ -51,8 +51,8 @@ internal static class NthKernelsCommand
             var dev = CommonOptions.ParseDevice(parse.GetValue(device)!);
             using var net = NetworkFactory.Create(parse.GetValue(arch)!, parse.GetValue(seed), dt, dev);
             CheckpointOptions.Apply(net, parse.GetValue(checkpoint));
-            var x1 = NtkCommand.LoadInputs(parse.GetValue(inputs), "--inputs", net.Spec, parse.GetValue(random), parse.GetValue(seed), dt, dev);
-            var x2 = parse.GetValue(inputs2) is { } path2 ? NtkCommand.LoadInputs(path2, "--inputs2", net.Spec, 0, 0, dt, dev) : x1;
+            var x1 = KernelInputs.Load(parse.GetValue(inputs), "--inputs", net.Spec, parse.GetValue(random), parse.GetValue(seed), dt, dev);
+            var x2 = parse.GetValue(inputs2) is { } path2 ? KernelInputs.Load(path2, "--inputs2", net.Spec, 0, 0, dt, dev) : x1;
             var shape = Shape(r, x1.shape[0], x2.shape[0], output == NtkOutput.Full ? net.Spec.Outputs : 0);
             CheckSize(shape, dt);
 

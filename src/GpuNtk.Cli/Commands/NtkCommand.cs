@@ -42,7 +42,8 @@ internal static class NtkCommand
         var checkpoint = CheckpointOptions.Checkpoint();
 
         var command = new Command("ntk", "Compute the empirical neural tangent kernel Θ(X1, X2) of a network at initialisation (or at --checkpoint weights).");
-        foreach (var o in new Option[] { arch, checkpoint, inputs, inputs2, random, full, trace, diagonal, implementation, dtype, device, devices, seed, budget, outPath })
+        var allowNonfinite = KernelInputs.AllowNonfinite();
+        foreach (var o in new Option[] { allowNonfinite, arch, checkpoint, inputs, inputs2, random, full, trace, diagonal, implementation, dtype, device, devices, seed, budget, outPath })
             command.Options.Add(o);
         foreach (var o in sharding.All) command.Options.Add(o);
         command.SetAction(parse => CliRunner.Run(() =>
@@ -55,11 +56,11 @@ internal static class NtkCommand
             var workerDevices = devicesText is null ? null : GpuNtk.Devices.DeviceSelector.ParseList(devicesText);
             using var net = NetworkFactory.Create(parse.GetValue(arch)!, parse.GetValue(seed), dt, dev);
             CheckpointOptions.Apply(net, parse.GetValue(checkpoint));
-            var x1 = LoadInputs(parse.GetValue(inputs), "--inputs", net.Spec, parse.GetValue(random), parse.GetValue(seed), dt, dev);
+            var x1 = KernelInputs.Load(parse.GetValue(inputs), "--inputs", net.Spec, parse.GetValue(random), parse.GetValue(seed), dt, dev, parse.GetValue(allowNonfinite));
             var x2Path = parse.GetValue(inputs2);
             if (x2Path is not null && output is NtkOutput.DiagonalFull or NtkOutput.DiagonalTrace)
                 throw new ArgumentException("--diagonal computes Θ(x_i, x_i) of one input set: leave out --inputs2");
-            var x2 = x2Path is null ? null : LoadInputs(x2Path, "--inputs2", net.Spec, 0, 0, dt, dev);
+            var x2 = x2Path is null ? null : KernelInputs.Load(x2Path, "--inputs2", net.Spec, 0, 0, dt, dev, parse.GetValue(allowNonfinite));
             double mb = parse.GetValue(budget);
             if (!(mb >= 1)) throw new ArgumentException($"--memory-budget-mb {mb}: give at least 1");
 
@@ -140,22 +141,6 @@ internal static class NtkCommand
     private sealed class SynchronousProgress(Action<double> report) : IProgress<double>
     {
         public void Report(double value) => report(value);
-    }
-
-    internal static Tensor LoadInputs(string? path, string option, ArchitectureSpec spec, int count, long seed, ScalarType dtype, Device device)
-    {
-        if (path is null)
-        {
-            if (count < 1) throw new ArgumentException("--random must be ≥ 1");
-            using var g = new Generator((ulong)seed + 1);
-            using var draw = randn([count, spec.InputSize], ScalarType.Float64, CPU, generator: g); // freed now, not at the next GC
-            return draw.to(dtype, device);
-        }
-        var x = NpyFile.Read(path);
-        if (x.dim() < 2 || x.shape[0] < 1 || x.numel() / x.shape[0] != spec.InputSize)
-            throw new ArgumentException($"{option} {path}: shape [{string.Join(", ", x.shape)}] does not fit {spec} " +
-                                        $"(expected [N, {spec.InputSize}] or [N, …] with {spec.InputSize} features per example)");
-        return x.to(dtype, device);
     }
 
     private static NtkOutput ParseOutput(bool full, bool trace, bool diagonal)
