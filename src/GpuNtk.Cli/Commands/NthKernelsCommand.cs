@@ -65,7 +65,7 @@ internal static class NthKernelsCommand
                 var options = new HierarchyKernelOptions(chosen, (long)(mb * (1 << 20)), TerminalProgress.Create("nth kernels"), cancel.Token,
                                                          loggers.CreateLogger("gpuntk"), output);
                 var watch = Stopwatch.StartNew();
-                using var set = HierarchyKernels.Compute(net, x1, x2, r, options);
+                using var set = Translated(() => HierarchyKernels.Compute(net, x1, x2, r, options));
                 watch.Stop();
                 var k = set.Order(r);
                 var path = parse.GetValue(outPath);
@@ -82,6 +82,21 @@ internal static class NthKernelsCommand
             return 0;
         }));
         return command;
+    }
+
+    /// <summary>The library's option names in its messages, as this command's flags.</summary>
+    private static T Translated<T>(Func<T> body)
+    {
+        try
+        {
+            return body();
+        }
+        catch (ArgumentException e) when (e.Message.Contains("MemoryBudgetBytes") || e.Message.Contains("structured method"))
+        {
+            throw new ArgumentException(e.Message.Replace("raise MemoryBudgetBytes", "raise --memory-budget-mb")
+                .Replace("MemoryBudgetBytes", "--memory-budget-mb").Replace("use the structured method", "use --method structured")
+                .Replace("use Auto, ParameterRows or Looped", "use --method auto, rows or looped").Replace("; use Looped", "; use --method looped"), e);
+        }
     }
 
     /// <summary>K⁽ʳ⁾'s shape: N1, then r − 1 times N2, then r output axes when full (<paramref name="outputs"/> &gt; 0).</summary>

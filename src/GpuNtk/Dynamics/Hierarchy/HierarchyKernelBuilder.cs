@@ -56,6 +56,7 @@ internal sealed class HierarchyKernelBuilder
     {
         using var scope = NewDisposeScope();
         _d = _directions(_xu, _ou);
+        if (maxOrder >= 4) CheckStoredHessianVectorProducts();
         long pairs = _n * (_n + 1) / 2;
         _workTotal = _nu + (maxOrder >= 3 ? 2.0 * _nu * _n : 0) + (maxOrder >= 4 ? 4.0 * _nu * pairs + 3.0 * (_n * _n + 2 * _na * _n) : 0);
         _logger.LogDebug("Hierarchy kernels up to K{Order}: {Probes} probes × {Train} training points ({Points} distinct points), {Backend}",
@@ -85,12 +86,7 @@ internal sealed class HierarchyKernelBuilder
         var ta = Unpack(tr.narrow(0, _aStart, _na).narrow(2, 0, _n), pairIndex);                       // [i, j, k, l]: T_i[g_j, g_k, g_l]
         var tt = Unpack(tr.narrow(0, 0, _n).narrow(2, _aStart, _na), pairIndex).permute(1, 0, 2, 3);    // [i, j, k, l]: T_j[g_i, g_k, g_l]
 
-        // Hessian-vector products among training points, kept: columns (k, l) ↦ H_k g_l.
-        long keep = _n * _n * _d.HessianVectorBytesPerRow;
-        if (keep > _options.MemoryBudgetBytes / 2)
-            throw new ArgumentException($"K4 keeps the n² = {_n * _n} Hessian-vector products among training points ({keep >> 20} MiB), more than " +
-                                        $"half the memory budget ({_options.MemoryBudgetBytes >> 20} MiB): use fewer training points or a smaller " +
-                                        "network, raise MemoryBudgetBytes, or use the structured method (fully connected networks)");
+        // Hessian-vector products among training points, kept: columns (k, l) ↦ H_k g_l (their size checked up front).
         var columns = HessianVectorRows(0, _n, 0, _n);
         // S[i, c, (k, l)] = ⟨H_i g_c, H_k g_l⟩ (i ∈ A, c ∈ T) and S'[j, i, (k, l)] = ⟨H_j g_i, H_k g_l⟩ (j ∈ T, i ∈ A).
         var s = Grid(_na, _n, 2, (a, c) => _d.HessianVectorGram(_d.HessianVectorProducts(X(a.add(_aStart)), O(a.add(_aStart)), c), columns), _n * _n, 3)
@@ -98,6 +94,16 @@ internal sealed class HierarchyKernelBuilder
         var sp = Grid(_n, _na, 2, (jj, i) => _d.HessianVectorGram(_d.HessianVectorProducts(X(jj), O(jj), i.add(_aStart)), columns), _n * _n, 3)
                  .view(_n, _na, _n, _n);
         return s.add(s.permute(0, 2, 1, 3)).add_(s.permute(0, 2, 3, 1)).add_(sp.permute(1, 0, 2, 3)).add_(ta).add_(tt).contiguous();
+    }
+
+    /// <summary>K4 keeps the n² Hessian-vector products among training points: refuse before any work if they do not fit.</summary>
+    private void CheckStoredHessianVectorProducts()
+    {
+        long keep = _n * _n * _d.HessianVectorBytesPerRow;
+        if (keep > _options.MemoryBudgetBytes / 2)
+            throw new ArgumentException($"K4 keeps the n² = {_n * _n} Hessian-vector products among training points ({keep >> 20} MiB), more than " +
+                                        $"half the memory budget ({_options.MemoryBudgetBytes >> 20} MiB): use fewer training points or a smaller " +
+                                        "network, raise MemoryBudgetBytes, or use the structured method (fully connected networks)");
     }
 
     /// <summary>
