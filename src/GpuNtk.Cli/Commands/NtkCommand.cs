@@ -80,6 +80,7 @@ internal static class NtkCommand
                     var (shard, source) = sharding.Resolve(parse, path);
                     GpuNtk.Native.HostAllocator.ReturnLargeBlocksToTheSystem(); // memory stays at one tile's working set
                     if (source is not null) Console.Error.WriteLine($"ntk: {source}");
+                    if (parse.GetValue(sharding.TileSize) is < 1 and var t) throw new ArgumentException($"--tile-size {t}: must be ≥ 1");
                     options = options with { BlockSize = parse.GetValue(sharding.TileSize) };
                     string parameters = $"ntk {OutputName(output)}; arch {net.Spec}; seed {parse.GetValue(seed)}; implementation {ImplementationName(resolved)}; " +
                                         $"checkpoint {Fingerprint(parse.GetValue(checkpoint))}; " +

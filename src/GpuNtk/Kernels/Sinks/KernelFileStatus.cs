@@ -52,18 +52,8 @@ public sealed record KernelFileStatus(string Path, KernelLayout Layout, Manifest
         return bad;
     }
 
-    private byte[] ReadRegion(FileStream file, long dataOffset, long row, long column, long rows, long columns)
-    {
-        int rowBytes = checked((int)(columns * Layout.ElementsPerPair * Layout.ElementSize));
-        var buffer = new byte[checked(rows * rowBytes)];
-        for (long i = 0; i < rows; i++)
-        {
-            var slice = buffer.AsSpan(checked((int)(i * rowBytes)), rowBytes);
-            if (RandomAccess.Read(file.SafeFileHandle, slice, NpyKernelFile.Offset(Layout, dataOffset, row + i, column)) != rowBytes)
-                throw new InvalidDataException($"{Path}: shorter than its header declares; the file was truncated");
-        }
-        return buffer;
-    }
+    private byte[] ReadRegion(FileStream file, long dataOffset, long row, long column, long rows, long columns) =>
+        NpyKernelFile.ReadRegion(file, Path, Layout, dataOffset, row, column, rows, columns);
 
     /// <summary>Mirror[j, i] (its O×O block transposed for a full kernel) equals tile[i, j], byte for byte.</summary>
     private bool MirrorMatches(byte[] tile, byte[] mirror, KernelTile t)

@@ -54,23 +54,29 @@ internal static class KernelLayoutFile
     public static void PublishOrCheck(string folder, KernelLayout layout, string kernelPath)
     {
         var path = Path.Combine(folder, FileName);
-        var mine = From(layout);
         if (!File.Exists(path))
         {
             var temp = Path.Combine(folder, $".{FileName}.{Environment.MachineName}.{Environment.ProcessId}.tmp");
-            File.WriteAllText(temp, JsonSerializer.Serialize(mine, s_json));
+            File.WriteAllText(temp, JsonSerializer.Serialize(From(layout), s_json));
             AtomicFile.PublishOrDiscard(temp, path);
         }
-        var theirs = From(Read(folder));
+        var differences = Differences(Read(folder), layout);
+        if (differences.Count > 0)
+            throw new ArgumentException($"{kernelPath} was started by a run with other settings ({string.Join("; ", differences)}). " +
+                                        $"Rerun with the same settings, or delete {kernelPath} and {folder} to start afresh");
+    }
+
+    /// <summary>What differs between two layouts, one phrase each ("tile size 2 vs 3 …"); empty when they agree.</summary>
+    public static List<string> Differences(KernelLayout theirLayout, KernelLayout myLayout)
+    {
+        var (theirs, mine) = (From(theirLayout), From(myLayout));
         var differences = new List<string>();
         if (!theirs.Shape.SequenceEqual(mine.Shape)) differences.Add($"shape [{string.Join(", ", theirs.Shape)}] vs [{string.Join(", ", mine.Shape)}]");
         if (theirs.DType != mine.DType) differences.Add($"dtype {theirs.DType} vs {mine.DType}");
         if (theirs.TileSize != mine.TileSize) differences.Add($"tile size {theirs.TileSize} vs {mine.TileSize} (same memory budget or tile size on every worker)");
         if (theirs.Symmetric != mine.Symmetric) differences.Add($"symmetric {theirs.Symmetric} vs {mine.Symmetric}");
         if (theirs.Parameters != mine.Parameters) differences.Add($"parameters {theirs.Parameters} vs {mine.Parameters}");
-        if (differences.Count > 0)
-            throw new ArgumentException($"{kernelPath} was started by a run with other settings ({string.Join("; ", differences)}). " +
-                                        $"Rerun with the same settings, or delete {kernelPath} and {folder} to start afresh");
+        return differences;
     }
 
     public static string DTypeName(ScalarType dtype) => dtype switch

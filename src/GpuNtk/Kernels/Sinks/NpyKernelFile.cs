@@ -133,6 +133,20 @@ public sealed class NpyKernelFile : IKernelSink
         return crc.Value;
     }
 
+    /// <summary>Reads rows × columns pairs at [row, column] of a kernel file of <paramref name="layout"/>, row-major.</summary>
+    internal static byte[] ReadRegion(FileStream file, string path, KernelLayout layout, long dataOffset, long row, long column, long rows, long columns)
+    {
+        int rowBytes = checked((int)(columns * layout.ElementsPerPair * layout.ElementSize));
+        var buffer = new byte[checked(rows * rowBytes)];
+        for (long i = 0; i < rows; i++)
+        {
+            var slice = buffer.AsSpan(checked((int)(i * rowBytes)), rowBytes);
+            if (RandomAccess.Read(file.SafeFileHandle, slice, Offset(layout, dataOffset, row + i, column)) != rowBytes)
+                throw new InvalidDataException($"{path}: shorter than its header declares; the file was truncated");
+        }
+        return buffer;
+    }
+
     /// <summary>Byte offset of element [row, column] (and its O×O block) in a C-order file of <paramref name="layout"/>.</summary>
     internal static long Offset(KernelLayout layout, long dataOffset, long row, long column) =>
         dataOffset + (row * layout.Tiling.N2 + column) * layout.ElementsPerPair * layout.ElementSize;

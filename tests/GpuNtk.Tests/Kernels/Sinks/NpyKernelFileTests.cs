@@ -115,6 +115,28 @@ public sealed class NpyKernelFileTests
     }
 
     [Test]
+    public void PartsWrittenToSeparateFilesAssembleIntoTheSingleProcessFile()
+    {
+        using var dir = new TempDirectory();
+        using var scope = NewDisposeScope();
+        using var net = NetworkFactory.Create(Fcn, seed: 3, ScalarType.Float32);
+        var x = Inputs(net, 9, seed: 45, ScalarType.Float32);
+        var options = new NtkOptions(NtkOutput.Full, BlockSize: 2);
+        RunShard(dir["single.npy"], net, x, null, options, Shard.Single);
+        for (int i = 0; i < 3; i++) RunShard(dir[$"part{i}.npy"], net, x, null, options, new Shard(i, 3));
+
+        var partial = KernelFileAssembly.Assemble(dir["k.npy"], [dir["part0.npy"], dir["part2.npy"]]);
+        Assert.That((partial.Copied, partial.Missing), Is.EqualTo((10, 5)), "15 tiles in 3 runs of 5; the middle part is not there yet");
+        var rest = KernelFileAssembly.Assemble(dir["k.npy"], [dir["part0.npy"], dir["part1.npy"], dir["part2.npy"]]);
+        Assert.That(rest, Is.EqualTo(new AssemblySummary(5, 10, 0)));
+        Assert.That(File.ReadAllBytes(dir["k.npy"]), Is.EqualTo(File.ReadAllBytes(dir["single.npy"])));
+
+        RunShard(dir["other.npy"], net, x, null, options with { Output = NtkOutput.Trace }, Shard.Single);
+        Assert.That(Assert.Throws<ArgumentException>(() => KernelFileAssembly.Assemble(dir["k2.npy"], [dir["part0.npy"], dir["other.npy"]]))!.Message,
+            Does.Contain("another kernel"));
+    }
+
+    [Test]
     public void AnalyticTilesComputedOneByOneAgreeWithTheWholeKernel()
     {
         using var scope = NewDisposeScope();
