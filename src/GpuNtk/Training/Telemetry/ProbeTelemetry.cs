@@ -10,13 +10,14 @@ namespace GpuNtk.Training.Telemetry;
 /// Measures a network on a fixed probe (a training subset and a test subset), on the device, with one host transfer per
 /// row: losses and accuracies; the traced NTK Θt on the first <c>ntkExamples</c> training-probe examples and its
 /// change ‖Θt−Θ0‖F/‖Θ0‖F, extreme eigenvalues, condition number and kernel–target alignment ⟨Θ, YYᵀ⟩F/(‖Θ‖F‖YYᵀ‖F);
-/// parameter drift ‖θt−θ0‖/‖θ0‖ in total and per parameterized layer, ‖θt−θ0‖ and ‖θt−θ0‖/√width; and, when a
+/// parameter drift ‖θt−θ0‖/‖θ0‖ in total and per parameterized submodule (one that owns trainable parameters, by its
+/// name), ‖θt−θ0‖ and, when a width is given, ‖θt−θ0‖/√width; and, when a
 /// linearized companion is given, ‖ft − ft_lin‖F on the training probe, its RMSE on both probes and f_lin's losses.
 /// θ0 is the network's parameters when this object is created; Θ0 is the first NTK measured (or restored).
 /// </summary>
 public sealed class ProbeTelemetry : IDisposable
 {
-    private readonly Network _network;
+    private readonly nn.Module<Tensor, Tensor> _network;
     private readonly LabeledData _train;
     private readonly LabeledData _test;
     private readonly LossKind _loss;
@@ -25,11 +26,20 @@ public sealed class ProbeTelemetry : IDisposable
     private readonly (string Name, Tensor Value)[] _parameters;
     private readonly Tensor[] _theta0;
     private readonly (string Layer, int[] Indices)[] _layers;
-    private readonly double _sqrtWidth;
+    private readonly double? _sqrtWidth;
     private Tensor? _ntk0;
 
+    /// <summary>Telemetry of a spec-built network; ‖θt−θ0‖/√width uses <see cref="Width(ArchitectureSpec)"/>.</summary>
     public ProbeTelemetry(Network network, LabeledData probeTrain, LabeledData probeTest, LossKind loss, int ntkExamples,
         nn.Module<Tensor, Tensor>? linearized = null)
+        : this((nn.Module<Tensor, Tensor>)network, probeTrain, probeTest, loss, ntkExamples, linearized, Width(network.Spec))
+    {
+    }
+
+    /// <summary>Telemetry of any module whose output for one example depends on that example only.</summary>
+    /// <param name="width">Normalises ‖θt−θ0‖ in <c>param_dist_per_sqrt_width</c>; null: that column is left out.</param>
+    public ProbeTelemetry(nn.Module<Tensor, Tensor> network, LabeledData probeTrain, LabeledData probeTest, LossKind loss, int ntkExamples,
+        nn.Module<Tensor, Tensor>? linearized, long? width)
     {
         if (ntkExamples < 0 || ntkExamples > probeTrain.Count) throw new ArgumentException($"the NTK probe ({ntkExamples}) must be within the training probe ({probeTrain.Count})");
         _network = network;
@@ -38,15 +48,17 @@ public sealed class ProbeTelemetry : IDisposable
         _loss = loss;
         _ntkExamples = ntkExamples;
         _linearized = linearized;
-        _parameters = network.named_parameters().Select(p => (p.name, (Tensor)p.parameter)).ToArray();
+        _parameters = network.named_parameters().Where(p => p.parameter.requires_grad).Select(p => (p.name, (Tensor)p.parameter)).ToArray();
         _theta0 = _parameters.Select(p => p.Value.detach().clone().DetachFromDisposeScope()).ToArray();
         var position = _parameters.Select((p, i) => (p.Name, i)).ToDictionary(p => p.Name, p => p.i);
         _layers = network.named_modules()
-            .Where(m => m.module is IParameterizedLayer && m.name.Length > 0)
-            .Select(m => (m.name, m.module.named_parameters().Select(p => position[$"{m.name}.{p.name}"]).ToArray()))
+            .Where(m => m.name.Length > 0)
+            .Select(m => (m.name, m.module.named_parameters(recurse: false)
+                .Select(p => position.TryGetValue($"{m.name}.{p.name}", out var i) ? i : -1).Where(i => i >= 0).ToArray()))
+            .Where(l => l.Item2.Length > 0)
             .OrderBy(l => l.Item2.Min()) // forward (parameter) order, whatever order named_modules visits them in
             .ToArray();
-        _sqrtWidth = Math.Sqrt(Width(network.Spec));
+        _sqrtWidth = width is { } w ? Math.Sqrt(w) : null;
     }
 
     /// <summary>The width used to normalise ‖θt−θ0‖: hidden units (FCN), channels (CNN), 16·k (WRN).</summary>
@@ -78,7 +90,7 @@ public sealed class ProbeTelemetry : IDisposable
         if (state.TryGetValue("ntk0", out var ntk0))
         {
             _ntk0?.Dispose();
-            _ntk0 = ntk0.to(ScalarType.Float64, _network.Device).DetachFromDisposeScope();
+            _ntk0 = ntk0.to(ScalarType.Float64, _theta0[0].device).DetachFromDisposeScope();
         }
     }
 
@@ -132,7 +144,7 @@ public sealed class ProbeTelemetry : IDisposable
             var dist = distSq.sum().sqrt();
             Add(Metric.ParamDrift, dist.div(normSq.sum().sqrt()));
             Add(Metric.ParamDistance, dist);
-            Add(Metric.ParamDistancePerSqrtWidth, dist.div(_sqrtWidth));
+            if (_sqrtWidth is { } sqrtWidth) Add(Metric.ParamDistancePerSqrtWidth, dist.div(sqrtWidth));
             foreach (var (layer, idx) in _layers)
             {
                 var ix = tensor(idx.Select(i => (long)i).ToArray(), device: distSq.device);
