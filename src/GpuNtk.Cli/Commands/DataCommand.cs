@@ -5,13 +5,18 @@ using Microsoft.Extensions.Logging;
 
 namespace GpuNtk.Cli.Commands;
 
-/// <summary><c>gpuntk data cifar10|synthetic</c>: download and verify CIFAR-10, or generate the synthetic set in its format.</summary>
+/// <summary>
+/// <c>gpuntk data cifar10|mnist|fashion-mnist|synthetic</c>: download and verify CIFAR-10, MNIST or Fashion-MNIST, or
+/// generate the synthetic set in CIFAR-10's format.
+/// </summary>
 internal static class DataCommand
 {
     public static Command Create()
     {
-        var command = new Command("data", "Get the training data: download CIFAR-10 (verified) or generate the synthetic CIFAR-format set.");
+        var command = new Command("data", "Get the training data: download CIFAR-10, MNIST or Fashion-MNIST (verified), or generate the synthetic CIFAR-format set.");
         command.Subcommands.Add(Cifar10());
+        command.Subcommands.Add(Idx(IdxDataset.Mnist));
+        command.Subcommands.Add(Idx(IdxDataset.FashionMnist));
         command.Subcommands.Add(Synthetic());
         return command;
     }
@@ -28,21 +33,48 @@ internal static class DataCommand
         {
             using var loggers = CliLogging.Create();
             var logger = loggers.CreateLogger("gpuntk");
-            int lastPercent = -1;
-            var progress = new Progress<double>(f =>
-            {
-                int percent = (int)(f * 100);
-                if (percent / 10 == lastPercent / 10) return;
-                lastPercent = percent;
-                logger.LogInformation("downloaded {Percent}%", percent);
-            });
             using var cancel = new CancellationTokenSource();
             Console.CancelKeyPress += (_, e) => { e.Cancel = true; cancel.Cancel(); };
-            var target = new Cifar10Download(logger).EnsureAsync(parse.GetValue(dir)!, progress: progress, cancellation: cancel.Token).GetAwaiter().GetResult();
+            var target = new Cifar10Download(logger).EnsureAsync(parse.GetValue(dir)!, progress: Progress(logger), cancellation: cancel.Token).GetAwaiter().GetResult();
             Console.WriteLine(target);
             return 0;
         }));
         return command;
+    }
+
+    private static Command Idx(IdxDataset set)
+    {
+        var dir = Dir();
+        var baseUrl = new Option<string?>("--from") { Description = $"Download from this address instead of {set.BaseUrl} (a mirror; the official MD5s are still required)." };
+        var command = new Command(set.Name, $"Download the four official {set.Title} files from {set.BaseUrl} into <dir>/{set.DirectoryName}, " +
+                                            "verify their MD5s and check that they read. Files already there with the right MD5 are kept." +
+                                            (set.SystemDirectory is null ? "" : $" Training reads {set.SystemDirectory} (Debian's dataset-fashion-mnist) when <dir> lacks them."));
+        command.Options.Add(dir);
+        command.Options.Add(baseUrl);
+        command.SetAction(parse => CliRunner.Run(() =>
+        {
+            using var loggers = CliLogging.Create();
+            var logger = loggers.CreateLogger("gpuntk");
+            using var cancel = new CancellationTokenSource();
+            Console.CancelKeyPress += (_, e) => { e.Cancel = true; cancel.Cancel(); };
+            var target = new IdxDownload(logger).EnsureAsync(set, parse.GetValue(dir)!, parse.GetValue(baseUrl), Progress(logger), cancel.Token).GetAwaiter().GetResult();
+            Console.WriteLine(target);
+            return 0;
+        }));
+        return command;
+    }
+
+    /// <summary>Logs a download's progress every 10 %.</summary>
+    private static IProgress<double> Progress(ILogger logger)
+    {
+        int lastPercent = -1;
+        return new Progress<double>(f =>
+        {
+            int percent = (int)(f * 100);
+            if (percent / 10 == lastPercent / 10) return;
+            lastPercent = percent;
+            logger.LogInformation("downloaded {Percent}%", percent);
+        });
     }
 
     private static Command Synthetic()

@@ -26,7 +26,8 @@ internal static class TrainCommand
         var seed = CommonOptions.Seed();
         var dtype = CommonOptions.DType();
         var device = CommonOptions.Device();
-        var data = new Option<string>("--data") { Description = "cifar10, synthetic, or auto (CIFAR-10 when data/cifar-10-batches-bin exists, else synthetic).", DefaultValueFactory = _ => "auto" };
+        var data = new Option<string>("--data") { Description = "cifar10, fashion-mnist, mnist, synthetic, npy (--inputs/--labels), or auto (CIFAR-10 when data/cifar-10-batches-bin exists, else synthetic).", DefaultValueFactory = _ => "auto" };
+        var npy = new NpyDataOptions();
         var dataDir = new Option<string>("--data-dir") { Description = "The data folder.", DefaultValueFactory = _ => "data" };
         var optimizer = new Option<string>("--optimizer") { Description = "sgd, momentum (heavy-ball), nesterov, flow (full-batch gradient flow, ODE solver), adam or adamw (PyTorch's; η_max does not apply).", DefaultValueFactory = _ => defaults.Optimizer.ToName() };
         var lr = new Option<double?>("--lr") { Description = $"Learning rate η (MSE = 1/(2·N·O)·‖f−y‖²). Default: {TrainConfig.DefaultLearningRateFraction}·η_max, η_max measured from the NTK at the start (adam/adamw: {TrainConfig.DefaultAdamLearningRate})." };
@@ -58,6 +59,7 @@ internal static class TrainCommand
         var noLinearize = new Option<bool>("--no-linearize") { Description = "Do not train the linearized model f_lin = f(θ0) + J(θ0)(θ − θ0) alongside (it costs about 3 network steps per step) and drop the linearization-error columns." };
 
         var command = new Command("train", "Train a network on CIFAR-10 (or the synthetic CIFAR-format set) while logging its NTK's change, parameter drift and losses.");
+        foreach (var o in npy.All) command.Options.Add(o);
         foreach (var o in new Option[] { arch, data, dataDir, optimizer, lr, momentum, batch, steps, logEvery, probe, ntkProbe, loss, targets, classes,
                      trainSize, testSize, checkpointEvery, flowStep, rtol, atol, explode, weightDecay, schedule, clip, augment, noLinearize, initFrom, seed, dtype, device, outDir, resume, noPlots, noTensorBoard })
             command.Options.Add(o);
@@ -89,20 +91,23 @@ internal static class TrainCommand
             else
             {
                 var lossKind = Losses.Parse(parse.GetValue(loss)!);
-                var classList = parse.GetValue(classes) is { } c ? DataOptions.ParseClasses(c) : null;
+                var dataRoot = parse.GetValue(dataDir)!;
+                var source = DataSourceChoice.Resolve(parse.GetValue(data)!, dataRoot, logger);
+                var classList = parse.GetValue(classes) is { } c ? ParseClasses(c, source) : null;
                 var spec = ArchitectureSpec.Parse(parse.GetValue(arch)!);
+                // The default architecture takes the data's examples (e.g. 784 inputs for Fashion-MNIST).
+                if (!Explicit(parse, arch) && spec is FcnSpec fcn && new DataOptions(source).ExampleShape is { } shape)
+                    spec = fcn with { Inputs = shape.Aggregate(1L, (a, b) => a * b) };
                 // Follow the class count unless the user fixed out= in the spec.
                 if (classList is not null && !(Explicit(parse, arch) && parse.GetValue(arch)!.Contains("out=", StringComparison.OrdinalIgnoreCase)))
                     spec = spec with { Outputs = classList.Length };
                 var (probeTrain, probeTest) = ParseProbe(parse.GetValue(probe)!);
-                var dataRoot = parse.GetValue(dataDir)!;
-                var source = DataSourceChoice.Resolve(parse.GetValue(data)!, dataRoot, logger);
                 config = new TrainConfig
                 {
                     Arch = spec.ToString(),
                     Data = new DataOptions(source, dataRoot, classList, parse.GetValue(trainSize), parse.GetValue(testSize),
                         parse.GetValue(targets) is { } t ? Targets.Parse(t) : lossKind == LossKind.Mse ? TargetEncoding.Centered : TargetEncoding.OneHot,
-                        Seed: parse.GetValue(seed)),
+                        Seed: parse.GetValue(seed), Npy: npy.Read(parse, source)),
                     Optimizer = OptimizerKinds.Parse(parse.GetValue(optimizer)!),
                     Loss = lossKind,
                     LearningRate = parse.GetValue(lr),
@@ -165,6 +170,12 @@ internal static class TrainCommand
             }
         }));
         return command;
+    }
+
+    private static int[] ParseClasses(string text, DataSource source)
+    {
+        try { return DataOptions.ParseClasses(text, source); }
+        catch (ArgumentException e) { throw new ArgumentException("--" + e.Message, e); }
     }
 
     private static bool Explicit<T>(ParseResult parse, Option<T> option) => parse.GetResult(option) is { Implicit: false };

@@ -92,40 +92,11 @@ public sealed class Cifar10Download(ILogger? logger = null, HttpMessageHandler? 
         }
     }
 
-    private async Task DownloadAsync(Cifar10Source source, string archive, IProgress<double>? progress, CancellationToken cancellation)
+    private Task DownloadAsync(Cifar10Source source, string archive, IProgress<double>? progress, CancellationToken cancellation)
     {
-        var partial = archive + ".part";
         _logger.LogInformation("downloading {Url} ({Size:N0} bytes)", source.Url, source.Size);
-        using var client = handler is null
-            ? new HttpClient(new SocketsHttpHandler { ConnectTimeout = TimeSpan.FromSeconds(15) }, disposeHandler: true)
-            : new HttpClient(handler, disposeHandler: false);
-        try
-        {
-            using var headers = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-            using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellation, headers.Token);
-            using var response = await client.GetAsync(source.Url, HttpCompletionOption.ResponseHeadersRead, linked.Token).ConfigureAwait(false);
-            response.EnsureSuccessStatusCode();
-            await using (var input = await response.Content.ReadAsStreamAsync(cancellation).ConfigureAwait(false))
-            await using (var output = new FileStream(partial, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20))
-            {
-                var buffer = new byte[1 << 20];
-                long done = 0;
-                int read;
-                while ((read = await input.ReadAsync(buffer, cancellation).ConfigureAwait(false)) > 0)
-                {
-                    await output.WriteAsync(buffer.AsMemory(0, read), cancellation).ConfigureAwait(false);
-                    done += read;
-                    progress?.Report(Math.Min(1.0, (double)done / source.Size));
-                }
-            }
-            File.Move(partial, archive, overwrite: true);
-        }
-        catch (Exception e) when (e is HttpRequestException or TaskCanceledException && !cancellation.IsCancellationRequested)
-        {
-            if (File.Exists(partial)) File.Delete(partial);
-            throw new IOException(
-                $"could not download {source.Url}: {e.Message}. If this machine is offline, fetch that file elsewhere, copy it to " +
-                $"{archive} and run `gpuntk data cifar10` again (it verifies the MD5 and extracts it), or train on `--data synthetic`.", e);
-        }
+        return HttpFileDownload.ToFileAsync(source.Url, archive, source.Size,
+            $"If this machine is offline, fetch that file elsewhere, copy it to {archive} and run `gpuntk data cifar10` again " +
+            "(it verifies the MD5 and extracts it), or train on `--data synthetic`.", progress, handler, cancellation);
     }
 }

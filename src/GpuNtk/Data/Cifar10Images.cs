@@ -21,6 +21,9 @@ public sealed class Cifar10Images : IDisposable
     public Tensor Labels { get; }
     public long Count => Labels.shape[0];
 
+    /// <summary>The same images as a general <see cref="ImageSet"/>, which takes over the tensors.</summary>
+    public ImageSet ToImageSet() => new(Pixels, Labels);
+
     public void Dispose()
     {
         Pixels.Dispose();

@@ -71,7 +71,7 @@ public static class Cifar10Reader
         if (!File.Exists(path))
             throw new FileNotFoundException($"{path} is missing (a CIFAR-10 binary set has {string.Join(", ", Cifar10Format.TrainFiles)} and " +
                                             $"{Cifar10Format.TestFile}); {remedy}", path);
-        long length = new FileInfo(path).Length;
+        long length = DataFile.Length(path);
         if (length == 0) throw new InvalidDataException($"{path} is empty; {remedy}");
         if (length % Cifar10Format.RecordBytes != 0)
             throw new InvalidDataException($"{path} has {length:N0} bytes, not a whole number of {Cifar10Format.RecordBytes}-byte records " +

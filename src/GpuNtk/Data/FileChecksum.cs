@@ -20,7 +20,7 @@ public static class FileChecksum
     public static void Verify(string path, string expectedMd5, long expectedSize)
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"{path}: no such file to verify", path);
-        long size = new FileInfo(path).Length;
+        long size = DataFile.Length(path);
         if (size != expectedSize)
             throw new InvalidDataException($"{path} has {size:N0} bytes, expected {expectedSize:N0}: the download is incomplete or not the right file; delete it and download again");
         var md5 = Md5Hex(path);

@@ -24,6 +24,8 @@ public sealed class LabeledData : IDisposable
     public Tensor Targets { get; }
     public int Classes { get; }
     public long Count => Labels.shape[0];
+    /// <summary>True for regression data without classes (<see cref="Classes"/> = 0): accuracies do not apply.</summary>
+    public bool IsRegression => Classes == 0;
     public long Outputs => Targets.shape[1];
 
     /// <summary>The examples at <paramref name="indices"/> (copies).</summary>

@@ -54,17 +54,13 @@ public static partial class NpyFile
         if (!descr.Success || !order.Success || !shapeMatch.Success) throw new FormatException($"malformed header {header.Trim()}");
         var (dtype, itemSize) = DType(descr.Groups[1].Value);
         bool fortran = order.Groups[1].Value == "True";
-        long[] shape = shapeMatch.Groups[1].Value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-            .Select(s => long.Parse(s, CultureInfo.InvariantCulture)).ToArray();
-        long count = 1;
-        foreach (var d in shape)
-        {
-            if (d < 0) throw new FormatException("negative dimension");
-            count = checked(count * d);
-        }
+        long[] shape = ParseShape(shapeMatch.Groups[1].Value);
         long dataStart = headerStart + headerLen;
-        if (count * itemSize != bytes.Length - dataStart)
-            throw new FormatException($"data holds {bytes.Length - dataStart} bytes, the header declares {count * itemSize}");
+        // Compare exactly so an absurd header (2⁶², 2³²·2³²·2³²) is a clear error, not an overflow or a huge allocation.
+        var declared = shape.Aggregate(System.Numerics.BigInteger.One, (a, d) => a * d) * itemSize;
+        if (declared != bytes.Length - dataStart)
+            throw new FormatException($"data holds {bytes.Length - dataStart} bytes, the header declares shape ({string.Join(", ", shape)}) = {declared} bytes");
+        long count = (long)(declared / itemSize);
 
         var flat = FromBytes(bytes.AsSpan((int)dataStart), dtype, count);
         if (!fortran || shape.Length < 2) return flat.reshape(shape);
@@ -115,6 +111,15 @@ public static partial class NpyFile
         Encoding.Latin1.GetBytes(header, result.AsSpan(10));
         data.CopyTo(result.AsSpan(10 + header.Length));
         return result;
+    }
+
+    private static long[] ParseShape(string text)
+    {
+        var parts = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        if (parts.Length > 32) throw new FormatException($"shape has {parts.Length} dimensions (at most 32)");
+        return parts.Select(p => long.TryParse(p.TrimEnd('L'), NumberStyles.None, CultureInfo.InvariantCulture, out long d)
+            ? d
+            : throw new FormatException($"shape entry '{p}' is not a dimension (a non-negative integer below 2⁶³)")).ToArray();
     }
 
     private static (ScalarType, int) DType(string descr) => descr switch

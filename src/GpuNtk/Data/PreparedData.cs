@@ -5,8 +5,10 @@ namespace GpuNtk.Data;
 /// <summary>Preprocessed training and test examples on the device, with the statistics used to standardise them.</summary>
 public sealed class PreparedData : IDisposable
 {
-    public PreparedData(LabeledData train, LabeledData test, double[] channelMean, double[] channelStd, DataOptions options)
+    public PreparedData(LabeledData train, LabeledData test, double[] channelMean, double[] channelStd, DataOptions options,
+        string? description = null)
     {
+        Description = description ?? $"{DataOptions.SourceName(options.Source)} ({options.Directory})";
         Train = train;
         Test = test;
         ChannelMean = channelMean;
@@ -16,16 +18,18 @@ public sealed class PreparedData : IDisposable
 
     public LabeledData Train { get; }
     public LabeledData Test { get; }
-    /// <summary>Per-channel mean of the training pixels in [0, 1] (zeros when not standardised).</summary>
+    /// <summary>Per-channel mean of the training inputs (pixels in [0, 1]); zeros when not standardised.</summary>
     public IReadOnlyList<double> ChannelMean { get; }
-    /// <summary>Per-channel standard deviation of the training pixels in [0, 1] (ones when not standardised).</summary>
+    /// <summary>Per-channel standard deviation of the training inputs; ones when not standardised.</summary>
     public IReadOnlyList<double> ChannelStd { get; }
     public DataOptions Options { get; }
+    /// <summary>What was read and from where, e.g. <c>Fashion-MNIST (/usr/share/datasets/fashion-mnist)</c>.</summary>
+    public string Description { get; }
 
     public string Describe() =>
-        $"{(Options.Source == DataSource.Cifar10 ? "CIFAR-10" : "synthetic CIFAR-format")} ({Options.Directory}): " +
-        $"{Train.Count} train / {Test.Count} test, {Train.Classes} classes" +
-        (Options.Classes is { } c ? $" [{string.Join(",", c)}]" : "") + $", targets {Options.Targets.ToName()}";
+        $"{Description}: {Train.Count} train / {Test.Count} test, " +
+        (Train.IsRegression ? $"regression, {Train.Outputs} target(s)"
+            : $"{Train.Classes} classes" + (Options.Classes is { } c ? $" [{string.Join(",", c)}]" : "") + $", targets {Options.Targets.ToName()}");
 
     public void Dispose()
     {

@@ -101,7 +101,7 @@ public sealed record TrainConfig
     {
         var spec = ArchitectureSpec.Parse(Arch);
         Data.Validate();
-        Targets.CheckOutputs(Data.ClassCount, spec.Outputs, Data.Targets);
+        if (Data.ClassCount > 0) Targets.CheckOutputs(Data.ClassCount, spec.Outputs, Data.Targets);
         ValidateTraining();
     }
 

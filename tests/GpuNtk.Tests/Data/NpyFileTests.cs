@@ -40,6 +40,20 @@ public sealed class NpyFileTests
         Assert.That(t[1, 2].item<double>(), Is.EqualTo(5.0));
     }
 
+    [TestCase("(4611686018427387904,)")]
+    [TestCase("(4294967296, 4294967296, 4294967296)")]
+    [TestCase("(99999999999999999999,)")]
+    [TestCase("(-1, 2)")]
+    [TestCase("(2, x)")]
+    public void AbsurdShapesAreAClearFormatError(string shape)
+    {
+        var header = ("{'descr': '<f8', 'fortran_order': False, 'shape': " + shape + ", }").PadRight(128 - 10 - 1) + "\n";
+        var bytes = new List<byte> { 0x93, (byte)'N', (byte)'U', (byte)'M', (byte)'P', (byte)'Y', 1, 0, (byte)header.Length, 0 };
+        bytes.AddRange(System.Text.Encoding.ASCII.GetBytes(header));
+        bytes.AddRange(new byte[48]);
+        Assert.That(() => NpyFile.Parse(bytes.ToArray()), Throws.InstanceOf<FormatException>());
+    }
+
     [Test]
     public void FortranOrderIsTransposedBack()
     {
