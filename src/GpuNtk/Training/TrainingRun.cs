@@ -144,8 +144,8 @@ public sealed class TrainingRun
     {
         if (outcome.Failure is not null)
         {
+            // Reported through the summary (LoggerSink logs it), once.
             var message = RunSummaries.Diverged(outcome.Failure, run, CheckpointPath, _config);
-            _logger.LogError("{Message}", message);
             return RunSummaries.Create(TrainingStatus.Diverged, run, message, new Dictionary<string, double>());
         }
         if (run.Step < _config.Steps)
