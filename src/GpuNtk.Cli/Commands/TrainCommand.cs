@@ -29,8 +29,8 @@ internal static class TrainCommand
         var data = new Option<string>("--data") { Description = "cifar10, fashion-mnist, mnist, synthetic, npy (--inputs/--labels), or auto (CIFAR-10 when data/cifar-10-batches-bin exists, else synthetic).", DefaultValueFactory = _ => "auto" };
         var npy = new NpyDataOptions();
         var dataDir = new Option<string>("--data-dir") { Description = "The data folder.", DefaultValueFactory = _ => "data" };
-        var optimizer = new Option<string>("--optimizer") { Description = "sgd, momentum (heavy-ball), nesterov or flow (full-batch gradient flow, ODE solver).", DefaultValueFactory = _ => defaults.Optimizer.ToName() };
-        var lr = new Option<double>("--lr") { Description = "Learning rate η (MSE = 1/(2·N·O)·‖f−y‖²; η_max is printed at the start).", DefaultValueFactory = _ => defaults.LearningRate };
+        var optimizer = new Option<string>("--optimizer") { Description = "sgd, momentum (heavy-ball), nesterov, flow (full-batch gradient flow, ODE solver), adam or adamw (PyTorch's; η_max does not apply).", DefaultValueFactory = _ => defaults.Optimizer.ToName() };
+        var lr = new Option<double?>("--lr") { Description = $"Learning rate η (MSE = 1/(2·N·O)·‖f−y‖²). Default: {TrainConfig.DefaultLearningRateFraction}·η_max, η_max measured from the NTK at the start (adam/adamw: {TrainConfig.DefaultAdamLearningRate})." };
         var momentum = new Option<double>("--momentum") { Description = "β for momentum and nesterov.", DefaultValueFactory = _ => defaults.Momentum };
         var batch = new Option<int>("--batch") { Description = "Minibatch size; 0 = full batch.", DefaultValueFactory = _ => defaults.BatchSize };
         var steps = new Option<long>("--steps") { Description = "Optimizer steps (flow: integrate to t = steps; time is counted in steps).", DefaultValueFactory = _ => defaults.Steps };
@@ -52,12 +52,16 @@ internal static class TrainCommand
         var noPlots = new Option<bool>("--no-plots") { Description = "Skip the PNG plots." };
         var noTensorBoard = new Option<bool>("--no-tensorboard") { Description = "Skip the TensorBoard event files." };
         var initFrom = CheckpointOptions.InitFrom();
+        var weightDecay = new Option<double>("--weight-decay") { Description = "Weight decay: λ·θ added to the gradient (sgd/momentum/nesterov/adam), decoupled for adamw.", DefaultValueFactory = _ => defaults.WeightDecay };
+        var schedule = new Option<string>("--schedule") { Description = "Learning-rate schedule: constant, warmup:S, cosine, cosine:warmup=S or step:every=S,factor=F.", DefaultValueFactory = _ => defaults.Schedule };
+        var clip = new Option<double?>("--clip") { Description = "Clip the gradient to this total L2 norm before each step." };
+        var augment = new Option<bool>("--augment") { Description = "Augment training batches: random crop with 4-pixel padding and horizontal flip (image data)." };
         var noLinearize = new Option<bool>("--no-linearize") { Description = "Do not train the linearized model f_lin = f(θ0) + J(θ0)(θ − θ0) alongside (it costs about 3 network steps per step) and drop the linearization-error columns." };
 
         var command = new Command("train", "Train a network on CIFAR-10 (or the synthetic CIFAR-format set) while logging its NTK's change, parameter drift and losses.");
         foreach (var o in npy.All) command.Options.Add(o);
         foreach (var o in new Option[] { arch, data, dataDir, optimizer, lr, momentum, batch, steps, logEvery, probe, ntkProbe, loss, targets, classes,
-                     trainSize, testSize, checkpointEvery, flowStep, rtol, atol, explode, noLinearize, initFrom, seed, dtype, device, outDir, resume, noPlots, noTensorBoard })
+                     trainSize, testSize, checkpointEvery, flowStep, rtol, atol, explode, weightDecay, schedule, clip, augment, noLinearize, initFrom, seed, dtype, device, outDir, resume, noPlots, noTensorBoard })
             command.Options.Add(o);
 
         command.SetAction(parse => CliRunner.Run(() =>
@@ -123,13 +127,17 @@ internal static class TrainCommand
                     ExplosionFactor = parse.GetValue(explode),
                     InitFrom = parse.GetValue(initFrom),
                     Linearize = !parse.GetValue(noLinearize),
+                    WeightDecay = parse.GetValue(weightDecay),
+                    Schedule = parse.GetValue(schedule)!,
+                    ClipNorm = parse.GetValue(clip),
+                    Augment = parse.GetValue(augment),
                 };
             }
 
             var dev = CommonOptions.ParseDevice(parse.GetValue(device)!);
             var bar = new ProgressBar();
             var plots = new PlotSink();
-            var sinks = new List<ITelemetrySink> { bar, new LoggerSink(logger), new CsvSink(), new JsonlSink() };
+            var sinks = new List<ITelemetrySink> { bar, new LoggerSink(logger, TrainFlags.Translate), new CsvSink(), new JsonlSink() };
             if (!parse.GetValue(noTensorBoard)) sinks.Add(new TensorBoardSink());
             if (!parse.GetValue(noPlots)) sinks.Add(plots);
 
@@ -142,9 +150,9 @@ internal static class TrainCommand
             Console.CancelKeyPress += onCancel;
             try
             {
-                var trainer = new Trainer(config, dev, outPath, sinks, logger);
+                var trainer = TrainFlags.Translating(() => new Trainer(config, dev, outPath, sinks, logger));
                 logger.LogInformation("run folder {Out} (device {Device})", outPath, dev);
-                var summary = trainer.Run(isResume, bar, cancel.Token);
+                var summary = TrainFlags.Translating(() => trainer.Run(isResume, bar, cancel.Token));
                 if (plots.Written.Count > 0) logger.LogInformation("plots: {Plots}", string.Join(", ", plots.Written.Select(Path.GetFileName)));
                 logger.LogInformation("metrics: {Csv}, {Jsonl}; checkpoint: {Checkpoint}", Path.Combine(outPath, "metrics.csv"),
                     Path.Combine(outPath, Trainer.MetricsJsonlFileName), trainer.CheckpointPath);

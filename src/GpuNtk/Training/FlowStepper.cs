@@ -14,9 +14,11 @@ internal sealed class FlowStepper : IDisposable
     private readonly LabeledData _train;
     private readonly TrainConfig _config;
     private readonly DormandPrinceSolver _solver;
+    private readonly double _learningRate;
 
-    public FlowStepper(IReadOnlyList<TrainedModel> models, LabeledData train, TrainConfig config, double t0, double? initialStep)
+    public FlowStepper(IReadOnlyList<TrainedModel> models, LabeledData train, TrainConfig config, double learningRate, double t0, double? initialStep)
     {
+        _learningRate = learningRate;
         _models = models;
         _train = train;
         _config = config;
@@ -51,7 +53,7 @@ internal sealed class FlowStepper : IDisposable
             foreach (var p in m.Parameters)
             {
                 using var g = p.grad!;
-                result.Add(g.mul(-_config.LearningRate));
+                result.Add(g.mul(-_learningRate));
             }
             m.ZeroGrad();
         }

@@ -11,6 +11,10 @@ public enum OptimizerKind
     Nesterov,
     /// <summary>Full-batch gradient flow dθ/dt = −η·∇L(θ), integrated by an ODE solver.</summary>
     Flow,
+    /// <summary>Adam (PyTorch's, L2 weight decay); η_max does not apply.</summary>
+    Adam,
+    /// <summary>AdamW (PyTorch's, decoupled weight decay); η_max does not apply.</summary>
+    AdamW,
 }
 
 public static class OptimizerKinds
@@ -21,10 +25,15 @@ public static class OptimizerKinds
         "momentum" or "heavy-ball" or "heavyball" => OptimizerKind.Momentum,
         "nesterov" => OptimizerKind.Nesterov,
         "flow" or "gradient-flow" or "ode" => OptimizerKind.Flow,
-        _ => throw new ArgumentException($"--optimizer {text}: use sgd, momentum, nesterov or flow"),
+        "adam" => OptimizerKind.Adam,
+        "adamw" => OptimizerKind.AdamW,
+        _ => throw new ArgumentException($"Optimizer {text}: use sgd, momentum, nesterov, flow, adam or adamw"),
     };
 
     public static string ToName(this OptimizerKind kind) => kind.ToString().ToLowerInvariant();
 
     public static bool UsesMomentum(this OptimizerKind kind) => kind is OptimizerKind.Momentum or OptimizerKind.Nesterov;
+
+    /// <summary>Whether η_max = 2·N·O/λ_max (×momentum factor) is the stability bound: the linear-model theory of (momentum) gradient descent.</summary>
+    public static bool HasEtaMax(this OptimizerKind kind) => kind is OptimizerKind.Sgd or OptimizerKind.Momentum or OptimizerKind.Nesterov;
 }

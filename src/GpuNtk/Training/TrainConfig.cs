@@ -19,8 +19,40 @@ public sealed record TrainConfig
     public DataOptions Data { get; init; } = new(TrainSize: 4096, TestSize: 2000);
     public OptimizerKind Optimizer { get; init; } = OptimizerKind.Momentum;
     public LossKind Loss { get; init; } = LossKind.Mse;
-    /// <summary>η in the conventions' units (MSE = 1/(2·N·O)·‖f − y‖²).</summary>
-    public double LearningRate { get; init; } = 4.0;
+    /// <summary>
+    /// η in the conventions' units (MSE = 1/(2·N·O)·‖f−y‖²); null: <see cref="LearningRateFraction"/>·η_max, η_max
+    /// measured from the NTK at initialisation (<see cref="LearningRateSafety"/>); for Adam/AdamW, where η_max does not
+    /// apply, null means <see cref="DefaultAdamLearningRate"/>.
+    /// </summary>
+    public double? LearningRate { get; init; }
+    /// <summary>The fraction of η_max used when <see cref="LearningRate"/> is null (see <see cref="DefaultLearningRateFraction"/>).</summary>
+    public double LearningRateFraction { get; init; } = DefaultLearningRateFraction;
+    /// <summary>
+    /// Half of η_max: for full-batch GD, η = η_max/2 = N·O/λ_max removes the top NTK mode's error in one step (the fastest
+    /// rate for it) while every other mode still contracts, and it leaves a factor 2 of margin for the NTK's growth
+    /// during training and for minibatch noise, which the η_max of initialisation does not see.
+    /// </summary>
+    public const double DefaultLearningRateFraction = 0.5;
+    /// <summary>Adam's and AdamW's step when <see cref="LearningRate"/> is null (PyTorch's default).</summary>
+    public const double DefaultAdamLearningRate = 1e-3;
+    /// <summary>Learning-rate schedule over the run (<see cref="LearningRateSchedule.Parse"/>): constant, warmup:S, cosine[:warmup=S], step:every=S,factor=F.</summary>
+    public string Schedule { get; init; } = "constant";
+    /// <summary>
+    /// Weight decay λ_wd: SGD/momentum/Adam add λ_wd·θ to the gradient (PyTorch's L2 form), AdamW shrinks θ by η·λ_wd
+    /// (decoupled). 0: none.
+    /// </summary>
+    public double WeightDecay { get; init; }
+    /// <summary>Clip every model's gradient to this total L2 norm before the step (on the device); null: no clipping.</summary>
+    public double? ClipNorm { get; init; }
+    /// <summary>CIFAR-style augmentation of training minibatches (random crop with 4-pixel zero padding, horizontal flip); image inputs [N, C, H, W] only.</summary>
+    public bool Augment { get; init; }
+    /// <summary>
+    /// Measure λ_max of the NTK at the start (η_max, the default learning rate). An experiment that gives the rate and
+    /// measures the spectrum itself may turn it off to save the power iteration; without a given rate it is needed.
+    /// </summary>
+    public bool MeasureEtaMax { get; init; } = true;
+    /// <summary>The width that normalises ‖θt−θ0‖ in <c>param_dist_per_sqrt_width</c>; null: no such column (the spec factory sets it from the spec).</summary>
+    public long? Width { get; init; }
     /// <summary>β of heavy-ball and Nesterov momentum.</summary>
     public double Momentum { get; init; } = 0.9;
     /// <summary>Minibatch size; 0 means full batch (gradient descent).</summary>
@@ -66,27 +98,42 @@ public sealed record TrainConfig
     public TrainConfig WithResumableSettingsOf(TrainConfig other) => this with
     {
         Steps = other.Steps, LogEvery = other.LogEvery, CheckpointEvery = other.CheckpointEvery,
-        LearningRate = other.LearningRate, ExplosionFactor = other.ExplosionFactor,
+        LearningRate = other.LearningRate, LearningRateFraction = other.LearningRateFraction, ExplosionFactor = other.ExplosionFactor,
     };
 
+    /// <summary>Checks the spec-string path: <see cref="Arch"/>, <see cref="Data"/> and the training options (input sizes follow the data, see <see cref="Trainer"/>).</summary>
     public void Validate()
     {
         var spec = ArchitectureSpec.Parse(Arch);
         Data.Validate();
-        if (Data.ExampleShape is { } shape && spec.InputSize != shape.Aggregate(1L, (a, b) => a * b))
-            throw new ArgumentException($"--arch {Arch}: the network takes {spec.InputSize} inputs, {DataOptions.SourceName(Data.Source)} examples have " +
-                                        $"{shape.Aggregate(1L, (a, b) => a * b)} ({string.Join("×", shape)})");
         if (Data.ClassCount > 0) Targets.CheckOutputs(Data.ClassCount, spec.Outputs, Data.Targets);
-        if (!(LearningRate > 0) || double.IsInfinity(LearningRate)) throw new ArgumentException($"--lr must be positive and finite, got {LearningRate}");
-        if (Optimizer.UsesMomentum() && !(Momentum > 0 && Momentum < 1)) throw new ArgumentException($"--momentum must be in (0, 1), got {Momentum}");
-        if (BatchSize < 0) throw new ArgumentException("--batch must be ≥ 0 (0: full batch)");
-        if (Steps < 1) throw new ArgumentException("--steps must be ≥ 1");
-        if (LogEvery < 1) throw new ArgumentException("--log-every must be ≥ 1");
-        if (ProbeTrain < 1 || ProbeTest < 0) throw new ArgumentException("--probe needs ≥ 1 training example (and ≥ 0 test examples)");
-        if (NtkProbe < 0 || NtkProbe > ProbeTrain) throw new ArgumentException($"--ntk-probe must be in 0–{ProbeTrain} (the training probe)");
-        if (CheckpointEvery < 0) throw new ArgumentException("--checkpoint-every must be ≥ 0");
-        if (DType is not (ScalarType.Float32 or ScalarType.Float64)) throw new ArgumentException($"--dtype {DType}: use float32 or float64");
-        if (FlowStep is { } h && !(h > 0)) throw new ArgumentException($"--flow-step must be positive, got {h}");
+        ValidateTraining();
+    }
+
+    /// <summary>Checks the options the engine reads (everything except <see cref="Arch"/>, <see cref="Data"/> and <see cref="InitFrom"/>).</summary>
+    public void ValidateTraining()
+    {
+        if (LearningRate is { } lr && (!(lr > 0) || double.IsInfinity(lr))) throw new ArgumentException($"LearningRate must be positive and finite, got {lr}");
+        if (!(LearningRateFraction > 0)) throw new ArgumentException($"LearningRateFraction must be positive, got {LearningRateFraction}");
+        var schedule = LearningRateSchedule.Parse(Schedule);
+        if (Optimizer == OptimizerKind.Flow && schedule.Kind != ScheduleKind.Constant)
+            throw new ArgumentException($"Schedule {Schedule}: gradient flow integrates at a constant rate; use Schedule constant");
+        if (!(WeightDecay >= 0) || double.IsInfinity(WeightDecay)) throw new ArgumentException($"WeightDecay must be ≥ 0 and finite, got {WeightDecay}");
+        if (ClipNorm is { } clip && !(clip > 0)) throw new ArgumentException($"ClipNorm must be positive, got {clip}");
+        if (Optimizer == OptimizerKind.Flow && (WeightDecay > 0 || ClipNorm is not null || Augment))
+            throw new ArgumentException("gradient flow integrates the plain full-batch gradient: WeightDecay, ClipNorm and Augment apply to the discrete optimizers only");
+        if (!MeasureEtaMax && LearningRate is null && Optimizer is not (OptimizerKind.Adam or OptimizerKind.AdamW))
+            throw new ArgumentException("MeasureEtaMax = false needs a LearningRate (the default rate is a fraction of the measured η_max)");
+        if (Width is { } w && w < 1) throw new ArgumentException($"Width must be ≥ 1, got {w}");
+        if (Optimizer.UsesMomentum() && !(Momentum > 0 && Momentum < 1)) throw new ArgumentException($"Momentum must be in (0, 1), got {Momentum}");
+        if (BatchSize < 0) throw new ArgumentException("BatchSize must be ≥ 0 (0: full batch)");
+        if (Steps < 1) throw new ArgumentException("Steps must be ≥ 1");
+        if (LogEvery < 1) throw new ArgumentException("LogEvery must be ≥ 1");
+        if (ProbeTrain < 1 || ProbeTest < 0) throw new ArgumentException("ProbeTrain needs ≥ 1 training example (and ≥ 0 test examples)");
+        if (NtkProbe < 0 || NtkProbe > ProbeTrain) throw new ArgumentException($"NtkProbe must be in 0–{ProbeTrain} (the training probe)");
+        if (CheckpointEvery < 0) throw new ArgumentException("CheckpointEvery must be ≥ 0");
+        if (DType is not (ScalarType.Float32 or ScalarType.Float64)) throw new ArgumentException($"DType {DType}: use float32 or float64");
+        if (FlowStep is { } h && !(h > 0)) throw new ArgumentException($"FlowStep must be positive, got {h}");
         if (!(FlowRelativeTolerance > 0) || !(FlowAbsoluteTolerance > 0)) throw new ArgumentException("ODE tolerances must be positive");
         if (!(ExplosionFactor > 1)) throw new ArgumentException("the explosion factor must be > 1");
         if (FullBatchChunk < 1) throw new ArgumentException("the full-batch chunk must be ≥ 1");
@@ -95,6 +142,7 @@ public sealed record TrainConfig
     public static JsonSerializerOptions JsonOptions { get; } = new()
     {
         WriteIndented = true,
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
         Converters = { new JsonStringEnumConverter() },
     };
 

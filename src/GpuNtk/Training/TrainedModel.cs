@@ -10,22 +10,26 @@ namespace GpuNtk.Training;
 /// </summary>
 internal sealed class TrainedModel : IDisposable
 {
-    public TrainedModel(string name, nn.Module<Tensor, Tensor> module, TrainConfig config)
+    public TrainedModel(string name, nn.Module<Tensor, Tensor> module, TrainConfig config, double learningRate)
     {
         Name = name;
         Module = module;
         Parameters = module.parameters().Where(p => p.requires_grad).ToArray();
         if (Parameters.Count == 0) throw new ArgumentException($"{name} has no trainable parameters");
-        if (config.Optimizer != OptimizerKind.Flow)
-            Optimizer = new SgdOptimizer(Parameters, config.LearningRate,
-                config.Optimizer.UsesMomentum() ? config.Momentum : 0, config.Optimizer == OptimizerKind.Nesterov);
+        Optimizer = config.Optimizer switch
+        {
+            OptimizerKind.Flow => null,
+            OptimizerKind.Adam or OptimizerKind.AdamW => new AdamOptimizer(Parameters, config.WeightDecay, config.Optimizer == OptimizerKind.AdamW),
+            _ => new SgdOptimizer(Parameters, learningRate, config.Optimizer.UsesMomentum() ? config.Momentum : 0,
+                config.Optimizer == OptimizerKind.Nesterov, config.WeightDecay),
+        };
     }
 
     public string Name { get; }
     public nn.Module<Tensor, Tensor> Module { get; }
     public IReadOnlyList<Parameter> Parameters { get; }
     /// <summary>Null for gradient flow.</summary>
-    public SgdOptimizer? Optimizer { get; }
+    public IParameterOptimizer? Optimizer { get; }
 
     public void ZeroGrad()
     {

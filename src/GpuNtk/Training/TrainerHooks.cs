@@ -1,18 +1,38 @@
+using GpuNtk.Dynamics.Linearization;
 using GpuNtk.Networks;
 using TorchSharp;
 using static TorchSharp.torch;
 
 namespace GpuNtk.Training;
 
-/// <summary>Optional extension points of a <see cref="Trainer"/>.</summary>
+/// <summary>Optional extension points of a training run.</summary>
 /// <param name="Linearize">
-/// Builds the model trained alongside the network when <see cref="TrainConfig.Linearize"/> is set: by default the
-/// first-order Taylor model <c>LinearizedModel.Create(network)</c>, f_lin(x; θ) = f(x; θ0) + J(x; θ0)·(θ − θ0), a
-/// module whose trainable parameters are θ − θ0. Replace it to compare with another companion (e.g. second order).
+/// Builds the model trained alongside the module when <see cref="TrainConfig.Linearize"/> is set. Default: the
+/// first-order Taylor model f_lin(x; θ) = f(x; θ0) + J(x; θ0)·(θ − θ0) around a frozen copy of the module (a module
+/// whose trainable parameters are θ − θ0). Replace it to compare with another companion (e.g. second order).
 /// </param>
-public sealed record TrainerHooks(Func<Network, nn.Module<Tensor, Tensor>>? Linearize = null);
+/// <param name="Replicate">
+/// Makes a new instance of the module's architecture (any initialisation: the trainer copies the parameters and buffers
+/// in). TorchSharp cannot deep-copy a module, so the default companion needs this for modules that are not a GpuNtk
+/// <see cref="Network"/> (which rebuild from their spec).
+/// </param>
+public sealed record TrainerHooks(
+    Func<nn.Module<Tensor, Tensor>, nn.Module<Tensor, Tensor>>? Linearize = null,
+    Func<nn.Module<Tensor, Tensor>>? Replicate = null)
+{
+    /// <summary>The linearized companion of <paramref name="module"/> at its current parameters.</summary>
+    internal nn.Module<Tensor, Tensor> CreateCompanion(nn.Module<Tensor, Tensor> module)
+    {
+        if (Linearize is not null) return Linearize(module);
+        if (module is Network network) return LinearizedModel.Create(network);
+        if (Replicate is null)
+            throw new ArgumentException($"Linearize: the linearized companion needs a frozen copy of the {module.GetType().Name} at θ0, and TorchSharp " +
+                                        "cannot copy a module; pass TrainerHooks(Replicate: () => new YourModule(…)), or set Linearize = false");
+        return new LinearizedModel(ModuleCopy.Into(module, Replicate()));
+    }
+}
 
-/// <summary>Progress of a running <see cref="Trainer"/>, reported after every step.</summary>
+/// <summary>Progress of a running training run, reported after every step.</summary>
 /// <param name="Step">Steps done.</param>
 /// <param name="TotalSteps">Steps of the run.</param>
 /// <param name="ElapsedSeconds">Wall time of this process's part of the run.</param>

@@ -30,8 +30,8 @@ public sealed class GradientFlowTests
         using (no_grad()) f0 = net.forward(x);
 
         var config = new TrainConfig { Optimizer = OptimizerKind.Flow, LearningRate = Eta, FlowStep = fixedStep, FlowRelativeTolerance = 1e-10, FlowAbsoluteTolerance = 1e-12 };
-        using var model = new TrainedModel("model", net, config);
-        using var flow = new FlowStepper([model], data, config, 0, null);
+        using var model = new TrainedModel("model", net, config, Eta);
+        using var flow = new FlowStepper([model], data, config, Eta, 0, null);
         foreach (double t in new[] { 0.5, 2.0, 6.0 })
         {
             using var loss = flow.AdvanceTo(t, CancellationToken.None);

@@ -44,12 +44,12 @@ public sealed class LearningRateSafetyTests
         {
             using var net = NetworkFactory.Create($"fcn:depth=0,in=20,out={o}", seed: 1, ScalarType.Float64);
             var config = new TrainConfig { Optimizer = kind, LearningRate = eta, Momentum = 0.7, BatchSize = 0 };
-            using var model = new TrainedModel("model", net, config);
+            using var model = new TrainedModel("model", net, config, eta);
             using var sampler = new MinibatchSampler(n, n, 0, CPU);
-            var stepper = new DiscreteStepper([model], data, config, sampler);
-            double first = stepper.Step().item<double>();
+            var stepper = new DiscreteStepper([model], data, config, sampler, null);
+            double first = stepper.Step(eta).item<double>();
             double last = first;
-            for (int i = 0; i < 400; i++) last = stepper.Step().item<double>();
+            for (int i = 0; i < 400; i++) last = stepper.Step(eta).item<double>();
             return last / first;
         }
     }

@@ -132,7 +132,7 @@ public sealed class TrainerTests
 
         Assert.That(summary.Status, Is.EqualTo(TrainingStatus.Diverged));
         Assert.That(summary.Steps, Is.InRange(4, 100));
-        Assert.That(summary.Message, Does.Contain("diverged").And.Contain("last good checkpoint").And.Contain("--resume"));
+        Assert.That(summary.Message, Does.Contain("diverged").And.Contain("last good checkpoint").And.Contain("resume"));
         var (meta, tensors) = CheckpointFile.Read(Path.Combine(outDir, Trainer.CheckpointFileName));
         long saved = (long)meta["step"]!;
         Assert.That(saved, Is.LessThan(summary.Steps).And.GreaterThan(0));
@@ -219,7 +219,7 @@ public sealed class TrainerTests
         var outDir = Out("twice");
         Run(Config() with { Steps = 10, NtkProbe = 0 }, outDir);
         var e = Assert.Throws<ArgumentException>(() => new Trainer(Config(), CPU, outDir, []).Run());
-        Assert.That(e!.Message, Does.Contain("--resume"));
+        Assert.That(e!.Message, Does.Contain("resume"));
         Assert.Throws<FileNotFoundException>(() => new Trainer(Config(), CPU, Out("none"), []).Run(resume: true));
     }
 }

@@ -4,7 +4,8 @@ using Microsoft.Extensions.Logging;
 namespace GpuNtk.Training.Telemetry;
 
 /// <summary>A compact line per row through <see cref="ILogger"/> (the console in the CLI).</summary>
-public sealed class LoggerSink(ILogger logger) : ITelemetrySink
+/// <param name="translate">Rewrites the summary message (the CLI maps option names to its flags); null: as is.</param>
+public sealed class LoggerSink(ILogger logger, Func<string, string>? translate = null) : ITelemetrySink
 {
     private long _steps;
 
@@ -30,7 +31,7 @@ public sealed class LoggerSink(ILogger logger) : ITelemetrySink
     public void End(TrainingSummary summary)
     {
         var level = summary.Status == TrainingStatus.Completed ? LogLevel.Information : LogLevel.Error;
-        logger.Log(level, "{Message}", summary.Message);
+        logger.Log(level, "{Message}", translate is null ? summary.Message : translate(summary.Message));
     }
 
     public void Dispose() { }

@@ -10,13 +10,14 @@ namespace GpuNtk.Training.Telemetry;
 /// Measures a network on a fixed probe (a training subset and a test subset), on the device, with one host transfer per
 /// row: losses and accuracies; the traced NTK Θt on the first <c>ntkExamples</c> training-probe examples and its
 /// change ‖Θt−Θ0‖F/‖Θ0‖F, extreme eigenvalues, condition number and kernel–target alignment ⟨Θ, YYᵀ⟩F/(‖Θ‖F‖YYᵀ‖F);
-/// parameter drift ‖θt−θ0‖/‖θ0‖ in total and per parameterized layer, ‖θt−θ0‖ and ‖θt−θ0‖/√width; and, when a
+/// parameter drift ‖θt−θ0‖/‖θ0‖ in total and per parameterized submodule (one that owns trainable parameters, by its
+/// name), ‖θt−θ0‖ and, when a width is given, ‖θt−θ0‖/√width; and, when a
 /// linearized companion is given, ‖ft − ft_lin‖F on the training probe, its RMSE on both probes and f_lin's losses.
 /// θ0 is the network's parameters when this object is created; Θ0 is the first NTK measured (or restored).
 /// </summary>
 public sealed class ProbeTelemetry : IDisposable
 {
-    private readonly Network _network;
+    private readonly nn.Module<Tensor, Tensor> _network;
     private readonly LabeledData _train;
     private readonly LabeledData _test;
     private readonly LossKind _loss;
@@ -25,11 +26,21 @@ public sealed class ProbeTelemetry : IDisposable
     private readonly (string Name, Tensor Value)[] _parameters;
     private readonly Tensor[] _theta0;
     private readonly (string Layer, int[] Indices)[] _layers;
-    private readonly double _sqrtWidth;
+    private readonly double? _sqrtWidth;
     private Tensor? _ntk0;
+    private readonly (Tensor Value, Tensor Initial)[] _companion;
 
+    /// <summary>Telemetry of a spec-built network; ‖θt−θ0‖/√width uses <see cref="Width(ArchitectureSpec)"/>.</summary>
     public ProbeTelemetry(Network network, LabeledData probeTrain, LabeledData probeTest, LossKind loss, int ntkExamples,
         nn.Module<Tensor, Tensor>? linearized = null)
+        : this((nn.Module<Tensor, Tensor>)network, probeTrain, probeTest, loss, ntkExamples, linearized, Width(network.Spec))
+    {
+    }
+
+    /// <summary>Telemetry of any module whose output for one example depends on that example only.</summary>
+    /// <param name="width">Normalises ‖θt−θ0‖ in <c>param_dist_per_sqrt_width</c>; null: that column is left out.</param>
+    public ProbeTelemetry(nn.Module<Tensor, Tensor> network, LabeledData probeTrain, LabeledData probeTest, LossKind loss, int ntkExamples,
+        nn.Module<Tensor, Tensor>? linearized, long? width)
     {
         if (ntkExamples < 0 || ntkExamples > probeTrain.Count) throw new ArgumentException($"the NTK probe ({ntkExamples}) must be within the training probe ({probeTrain.Count})");
         _network = network;
@@ -38,15 +49,19 @@ public sealed class ProbeTelemetry : IDisposable
         _loss = loss;
         _ntkExamples = ntkExamples;
         _linearized = linearized;
-        _parameters = network.named_parameters().Select(p => (p.name, (Tensor)p.parameter)).ToArray();
+        _parameters = network.named_parameters().Where(p => p.parameter.requires_grad).Select(p => (p.name, (Tensor)p.parameter)).ToArray();
         _theta0 = _parameters.Select(p => p.Value.detach().clone().DetachFromDisposeScope()).ToArray();
         var position = _parameters.Select((p, i) => (p.Name, i)).ToDictionary(p => p.Name, p => p.i);
         _layers = network.named_modules()
-            .Where(m => m.module is IParameterizedLayer && m.name.Length > 0)
-            .Select(m => (m.name, m.module.named_parameters().Select(p => position[$"{m.name}.{p.name}"]).ToArray()))
+            .Where(m => m.name.Length > 0)
+            .Select(m => (m.name, m.module.named_parameters(recurse: false)
+                .Select(p => position.TryGetValue($"{m.name}.{p.name}", out var i) ? i : -1).Where(i => i >= 0).ToArray()))
+            .Where(l => l.Item2.Length > 0)
             .OrderBy(l => l.Item2.Min()) // forward (parameter) order, whatever order named_modules visits them in
             .ToArray();
-        _sqrtWidth = Math.Sqrt(Width(network.Spec));
+        _sqrtWidth = width is { } w ? Math.Sqrt(w) : null;
+        _companion = linearized?.parameters().Where(p => p.requires_grad)
+            .Select(p => ((Tensor)p, p.detach().clone().DetachFromDisposeScope())).ToArray() ?? [];
     }
 
     /// <summary>The width used to normalise ‖θt−θ0‖: hidden units (FCN), channels (CNN), 16·k (WRN).</summary>
@@ -78,7 +93,7 @@ public sealed class ProbeTelemetry : IDisposable
         if (state.TryGetValue("ntk0", out var ntk0))
         {
             _ntk0?.Dispose();
-            _ntk0 = ntk0.to(ScalarType.Float64, _network.Device).DetachFromDisposeScope();
+            _ntk0 = ntk0.to(ScalarType.Float64, _theta0[0].device).DetachFromDisposeScope();
         }
     }
 
@@ -86,83 +101,87 @@ public sealed class ProbeTelemetry : IDisposable
     public void Measure(MetricsRow row)
     {
         using var scope = NewDisposeScope();
-        var names = new List<string>();
-        var values = new List<Tensor>();
-        void Add(string name, Tensor value)
-        {
-            names.Add(name);
-            values.Add(value.to(ScalarType.Float64).reshape(1));
-        }
+        var values = new List<(string Name, Tensor Value)>();
+        void Add(string name, Tensor value) => values.Add((name, value.to(ScalarType.Float64).reshape(1)));
 
-        Tensor fTrain, fTest;
+        var (fTrain, fTest) = MeasureOutputs(Add);
+        if (_ntkExamples > 0) MeasureNtk(Add);
         using (no_grad())
         {
-            fTrain = _network.forward(_train.Inputs);
-            Add(Metric.TrainLoss, Losses.Compute(_loss, fTrain, _train.Targets, _train.Labels));
-            Add(Metric.TrainAccuracy, Losses.Accuracy(fTrain, _train.Labels));
-            fTest = _test.Count > 0 ? _network.forward(_test.Inputs) : empty(0);
-            if (_test.Count > 0)
-            {
-                Add(Metric.TestLoss, Losses.Compute(_loss, fTest, _test.Targets, _test.Labels));
-                Add(Metric.TestAccuracy, Losses.Accuracy(fTest, _test.Labels));
-            }
+            MeasureDrift(Add);
+            if (_linearized is not null) MeasureLinearized(Add, fTrain, fTest);
         }
-
-        if (_ntkExamples > 0)
-        {
-            var x = _train.Inputs.narrow(0, 0, _ntkExamples);
-            var theta = EmpiricalNtk.Compute(_network, x, null, new NtkOptions(Output: NtkOutput.Trace)).detach().to(ScalarType.Float64);
-            if (_ntk0 is null) _ntk0 = theta.clone().DetachFromDisposeScope();
-            Add(Metric.NtkChange, theta.sub(_ntk0).norm().div(_ntk0.norm()));
-            var eig = linalg.eigvalsh(theta);
-            var lambdaMax = eig[-1];
-            var lambdaMin = eig[0];
-            Add(Metric.NtkLambdaMax, lambdaMax);
-            Add(Metric.NtkLambdaMin, lambdaMin);
-            Add(Metric.NtkCondition, lambdaMax.div(lambdaMin));
-            var y = _train.Targets.narrow(0, 0, _ntkExamples).to(ScalarType.Float64);
-            var yyT = y.matmul(y.t());
-            Add(Metric.NtkAlignment, theta.mul(yyT).sum().div(theta.norm().mul(yyT.norm())));
-        }
-
-        using (no_grad())
-        {
-            var distSq = stack(_parameters.Select((p, i) => p.Value.detach().sub(_theta0[i]).to(ScalarType.Float64).square().sum()).ToArray());
-            var normSq = stack(_theta0.Select(t => t.to(ScalarType.Float64).square().sum()).ToArray());
-            var dist = distSq.sum().sqrt();
-            Add(Metric.ParamDrift, dist.div(normSq.sum().sqrt()));
-            Add(Metric.ParamDistance, dist);
-            Add(Metric.ParamDistancePerSqrtWidth, dist.div(_sqrtWidth));
-            foreach (var (layer, idx) in _layers)
-            {
-                var ix = tensor(idx.Select(i => (long)i).ToArray(), device: distSq.device);
-                Add(Metric.LayerDriftPrefix + layer, distSq.index_select(0, ix).sum().sqrt().div(normSq.index_select(0, ix).sum().sqrt()));
-            }
-
-            if (_linearized is not null)
-            {
-                var linTrain = _linearized.forward(_train.Inputs);
-                var diff = fTrain.sub(linTrain).to(ScalarType.Float64);
-                Add(Metric.LinearizationError, diff.norm());
-                Add(Metric.LinearizationRmse, diff.square().mean().sqrt());
-                if (_test.Count > 0)
-                {
-                    var linTest = _linearized.forward(_test.Inputs);
-                    Add(Metric.LinearizationTestRmse, fTest.sub(linTest).to(ScalarType.Float64).square().mean().sqrt());
-                    Add(Metric.LinearizedTestLoss, Losses.Compute(_loss, linTest, _test.Targets, _test.Labels));
-                }
-                Add(Metric.LinearizedTrainLoss, Losses.Compute(_loss, linTrain, _train.Targets, _train.Labels));
-            }
-        }
-
         // One device→host transfer for the whole row.
-        var host = cat(values.ToArray()).cpu().data<double>().ToArray();
-        for (int i = 0; i < names.Count; i++) row.Add(names[i], host[i]);
+        var host = cat(values.Select(v => v.Value).ToArray()).cpu().data<double>().ToArray();
+        for (int i = 0; i < values.Count; i++) row.Add(values[i].Name, host[i]);
+    }
+
+    private (Tensor Train, Tensor Test) MeasureOutputs(Action<string, Tensor> add)
+    {
+        using var noGrad = no_grad();
+        var fTrain = _network.forward(_train.Inputs);
+        add(Metric.TrainLoss, Losses.Compute(_loss, fTrain, _train.Targets, _train.Labels));
+        add(Metric.TrainAccuracy, Losses.Accuracy(fTrain, _train.Labels));
+        if (_test.Count == 0) return (fTrain, empty(0));
+        var fTest = _network.forward(_test.Inputs);
+        add(Metric.TestLoss, Losses.Compute(_loss, fTest, _test.Targets, _test.Labels));
+        add(Metric.TestAccuracy, Losses.Accuracy(fTest, _test.Labels));
+        return (fTrain, fTest);
+    }
+
+    private void MeasureNtk(Action<string, Tensor> add)
+    {
+        var x = _train.Inputs.narrow(0, 0, _ntkExamples);
+        var theta = EmpiricalNtk.Compute(_network, x, null, new NtkOptions(Output: NtkOutput.Trace)).detach().to(ScalarType.Float64);
+        if (_ntk0 is null) _ntk0 = theta.clone().DetachFromDisposeScope();
+        add(Metric.NtkChange, theta.sub(_ntk0).norm().div(_ntk0.norm()));
+        var eig = linalg.eigvalsh(theta);
+        var lambdaMax = eig[-1];
+        var lambdaMin = eig[0];
+        add(Metric.NtkLambdaMax, lambdaMax);
+        add(Metric.NtkLambdaMin, lambdaMin);
+        add(Metric.NtkCondition, lambdaMax.div(lambdaMin));
+        var y = _train.Targets.narrow(0, 0, _ntkExamples).to(ScalarType.Float64);
+        var yyT = y.matmul(y.t());
+        add(Metric.NtkAlignment, theta.mul(yyT).sum().div(theta.norm().mul(yyT.norm())));
+    }
+
+    private void MeasureDrift(Action<string, Tensor> add)
+    {
+        var distSq = stack(_parameters.Select((p, i) => p.Value.detach().sub(_theta0[i]).to(ScalarType.Float64).square().sum()).ToArray());
+        var normSq = stack(_theta0.Select(t => t.to(ScalarType.Float64).square().sum()).ToArray());
+        var dist = distSq.sum().sqrt();
+        add(Metric.ParamDrift, dist.div(normSq.sum().sqrt()));
+        add(Metric.ParamDistance, dist);
+        if (_sqrtWidth is { } sqrtWidth) add(Metric.ParamDistancePerSqrtWidth, dist.div(sqrtWidth));
+        foreach (var (layer, idx) in _layers)
+        {
+            var ix = tensor(idx.Select(i => (long)i).ToArray(), device: distSq.device);
+            add(Metric.LayerDriftPrefix + layer, distSq.index_select(0, ix).sum().sqrt().div(normSq.index_select(0, ix).sum().sqrt()));
+        }
+    }
+
+    private void MeasureLinearized(Action<string, Tensor> add, Tensor fTrain, Tensor fTest)
+    {
+        var linTrain = _linearized!.forward(_train.Inputs);
+        var diff = fTrain.sub(linTrain).to(ScalarType.Float64);
+        add(Metric.LinearizationError, diff.norm());
+        add(Metric.LinearizationRmse, diff.square().mean().sqrt());
+        if (_test.Count > 0)
+        {
+            var linTest = _linearized.forward(_test.Inputs);
+            add(Metric.LinearizationTestRmse, fTest.sub(linTest).to(ScalarType.Float64).square().mean().sqrt());
+            add(Metric.LinearizedTestLoss, Losses.Compute(_loss, linTest, _test.Targets, _test.Labels));
+            add(Metric.LinearizedTestAccuracy, Losses.Accuracy(linTest, _test.Labels));
+        }
+        add(Metric.LinearizedTrainLoss, Losses.Compute(_loss, linTrain, _train.Targets, _train.Labels));
+        add(Metric.LinearizedParamDistance, stack(_companion.Select(c => c.Value.detach().sub(c.Initial).to(ScalarType.Float64).square().sum()).ToArray()).sum().sqrt());
     }
 
     public void Dispose()
     {
         foreach (var t in _theta0) t.Dispose();
+        foreach (var c in _companion) c.Initial.Dispose();
         _ntk0?.Dispose();
     }
 }
