@@ -55,6 +55,7 @@ public sealed class Trainer
         ArgumentNullException.ThrowIfNull(config);
         config.ValidateTraining();
         ModuleRequirements.Check(module, train, test);
+        CpuConvolutionSafety.Ensure(module, logger ?? NullLogger.Instance);
         description ??= $"{module.GetType().Name} ({module.parameters().Sum(p => p.numel())} parameters) on {train.Count} train / {test.Count} test examples " +
                         $"[{string.Join("×", train.Inputs.shape.Skip(1))}] → {train.Outputs}";
         description += "; " + Describe(config) + "; " + RunSummaries.Theory(config);
