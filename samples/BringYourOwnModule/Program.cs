@@ -58,6 +58,12 @@ try
         summary.Status, watch.Elapsed.TotalSeconds, summary.TelemetryOverhead, Path.Combine(options.Out, "metrics.csv"));
     return summary.Status == TrainingStatus.Completed ? 0 : 1;
 }
+catch (ArgumentException e)
+{
+    // Bad options or a folder that already holds a run: the message says what and how to fix it.
+    logger.LogError("{Message}", e.Message);
+    return 2;
+}
 finally
 {
     foreach (var s in sinks) s.Dispose();

@@ -27,6 +27,7 @@ public static unsafe class LibTorchContext
             s_setMkldnn = (delegate* unmanaged<nint, byte, void>)setMkldnn;
             s_getMkldnn = (delegate* unmanaged<nint, byte>)getMkldnn;
             s_setNnpack = (delegate* unmanaged<nint, byte, void>)setNnpack;
+            DisableNnpack();
         }
     }
 
@@ -45,7 +46,7 @@ public static unsafe class LibTorchContext
     }
 
     /// <summary>
-    /// Turns NNPACK off: libtorch otherwise probes it on every convolution and prints "Could not initialize NNPACK!
+    /// Turns NNPACK off (done once when this class is first used; <see cref="TorchNative.EnsureLoaded"/> uses it): libtorch otherwise probes it on every convolution and prints "Could not initialize NNPACK!
     /// Reason: Unsupported hardware" on CPUs it does not support; oneDNN and BLAS paths serve those convolutions.
     /// </summary>
     public static void DisableNnpack()
