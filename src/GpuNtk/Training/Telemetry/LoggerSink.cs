@@ -19,9 +19,9 @@ public sealed class LoggerSink(ILogger logger) : ITelemetrySink
             $"acc {P(row[Metric.TrainAccuracy])}/{P(row[Metric.TestAccuracy])}",
         };
         if (row.Contains(Metric.NtkChange))
-            parts.Add($"ΔΘ {F(row[Metric.NtkChange], "0.0000")} λmax {F(row[Metric.NtkLambdaMax], "0.###")} align {F(row[Metric.NtkAlignment], "0.000")}");
+            parts.Add($"ΔΘ {F(row[Metric.NtkChange], "0.0000")} λmax {F(row[Metric.NtkLambdaMax], "G5")} align {F(row[Metric.NtkAlignment], "0.000")}");
         parts.Add($"drift {F(row[Metric.ParamDrift], "0.00000")}");
-        if (row.Contains(Metric.LinearizationRmse)) parts.Add($"lin-rmse {F(row[Metric.LinearizationRmse], "0.00000")}");
+        if (row.Contains(Metric.LinearizationRmse)) parts.Add($"lin-rmse {F(row[Metric.LinearizationRmse], "G4")}");
         parts.Add($"{F(row[Metric.WallSeconds], "0.0")} s");
         if (double.IsFinite(row[Metric.ExamplesPerSecond])) parts.Add($"{F(row[Metric.ExamplesPerSecond], "0")} ex/s");
         logger.LogInformation("{Line}", string.Join("  ", parts));
@@ -29,7 +29,8 @@ public sealed class LoggerSink(ILogger logger) : ITelemetrySink
 
     public void End(TrainingSummary summary)
     {
-        var level = summary.Status == TrainingStatus.Completed ? LogLevel.Information : LogLevel.Error;
+        // A cancellation (Ctrl-C, SIGTERM) is asked for, not an error.
+        var level = summary.Status switch { TrainingStatus.Completed => LogLevel.Information, TrainingStatus.Cancelled => LogLevel.Warning, _ => LogLevel.Error };
         logger.Log(level, "{Message}", summary.Message);
     }
 
