@@ -22,11 +22,11 @@ public sealed class TrainFaultInjectionTests
 
     private string DataDir => _dir["data"];
 
-    private string[] Train(string outDir, params string[] extra) =>
+    private string[] Train(string outDir, long steps = Steps, int checkpointEvery = 4) =>
     [
         "train", "--data", "synthetic", "--data-dir", DataDir, "--arch", "fcn:depth=1,width=16", "--train-size", "64", "--test-size", "32",
-        "--probe", "16", "--ntk-probe", "8", "--dtype", "float64", "--optimizer", "sgd", "--lr", "2", "--batch", "16", "--steps", Steps.ToString(),
-        "--log-every", "2", "--checkpoint-every", "4", "--seed", "5", "--no-plots", "--no-tensorboard", "--out", outDir, .. extra,
+        "--probe", "16", "--ntk-probe", "8", "--dtype", "float64", "--optimizer", "sgd", "--lr", "2", "--batch", "16", "--steps", steps.ToString(),
+        "--log-every", "2", "--checkpoint-every", checkpointEvery.ToString(), "--seed", "5", "--no-plots", "--no-tensorboard", "--out", outDir,
     ];
 
     private string[] Resume(string outDir) => ["train", "--resume", "--out", outDir, "--no-plots", "--no-tensorboard"];
@@ -101,8 +101,8 @@ public sealed class TrainFaultInjectionTests
     public void ASecondProcessOnTheSameRunFolderIsRefusedNamingTheHolder()
     {
         var run = _dir["shared"];
-        using var first = TrainProcess.Start(_dir.Path, Train(run, "--steps", "100000", "--checkpoint-every", "1000"));
-        Assert.That(first.WaitUntil(() => LastStep(run) >= 0), first.Output);
+        using var first = TrainProcess.Start(_dir.Path, Train(run, steps: 100000));
+        Assert.That(first.WaitUntil(() => File.Exists(Path.Combine(run, Trainer.CheckpointFileName))), first.Output);
         var (code, output) = TrainProcess.Run(_dir.Path, Resume(run));
         Assert.That(code, Is.EqualTo(1), output);
         Assert.That(output, Does.Contain($"PID {first.Id}").And.Contain(Environment.MachineName).And.Contain("in use"));
