@@ -46,6 +46,11 @@ public sealed record TrainConfig
     public double? ClipNorm { get; init; }
     /// <summary>CIFAR-style augmentation of training minibatches (random crop with 4-pixel zero padding, horizontal flip); image inputs [N, C, H, W] only.</summary>
     public bool Augment { get; init; }
+    /// <summary>
+    /// Measure λ_max of the NTK at the start (η_max, the default learning rate). An experiment that gives the rate and
+    /// measures the spectrum itself may turn it off to save the power iteration; without a given rate it is needed.
+    /// </summary>
+    public bool MeasureEtaMax { get; init; } = true;
     /// <summary>The width that normalises ‖θt−θ0‖ in <c>param_dist_per_sqrt_width</c>; null: no such column (the spec factory sets it from the spec).</summary>
     public long? Width { get; init; }
     /// <summary>β of heavy-ball and Nesterov momentum.</summary>
@@ -117,6 +122,8 @@ public sealed record TrainConfig
         if (ClipNorm is { } clip && !(clip > 0)) throw new ArgumentException($"ClipNorm must be positive, got {clip}");
         if (Optimizer == OptimizerKind.Flow && (WeightDecay > 0 || ClipNorm is not null || Augment))
             throw new ArgumentException("gradient flow integrates the plain full-batch gradient: WeightDecay, ClipNorm and Augment apply to the discrete optimizers only");
+        if (!MeasureEtaMax && LearningRate is null && Optimizer is not (OptimizerKind.Adam or OptimizerKind.AdamW))
+            throw new ArgumentException("MeasureEtaMax = false needs a LearningRate (the default rate is a fraction of the measured η_max)");
         if (Width is { } w && w < 1) throw new ArgumentException($"Width must be ≥ 1, got {w}");
         if (Optimizer.UsesMomentum() && !(Momentum > 0 && Momentum < 1)) throw new ArgumentException($"Momentum must be in (0, 1), got {Momentum}");
         if (BatchSize < 0) throw new ArgumentException("BatchSize must be ≥ 0 (0: full batch)");

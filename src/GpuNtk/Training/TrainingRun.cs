@@ -106,7 +106,7 @@ public sealed class TrainingRun
     private RunState Start(RunSession session)
     {
         var run = new RunState();
-        bool measure = !(_config.Optimizer == OptimizerKind.Flow && _config.LearningRate is not null);
+        bool measure = _config.MeasureEtaMax && !(_config.Optimizer == OptimizerKind.Flow && _config.LearningRate is not null);
         if (measure)
         {
             var watch = Stopwatch.StartNew();

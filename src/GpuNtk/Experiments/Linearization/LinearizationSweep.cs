@@ -1,7 +1,10 @@
 using System.Diagnostics;
+using GpuNtk.Data;
 using GpuNtk.Dynamics.Linearization;
 using GpuNtk.Kernels.Empirical;
 using GpuNtk.Networks;
+using GpuNtk.Training;
+using GpuNtk.Training.Telemetry;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using TorchSharp;
@@ -11,9 +14,9 @@ using static TorchSharp.torch;
 namespace GpuNtk.Experiments.Linearization;
 
 /// <summary>
-/// Runs a <see cref="LinearizationSweepConfig"/>: for every width and seed, trains the network and its
-/// <see cref="LinearizedModel"/> from the same θ0 with the same full-batch gradient descent (MSE, conventions of
-/// src/GpuNtk/Kernels/README.md) and measures, over time, how far they drift apart (<see cref="SweepRecord"/>).
+/// Runs a <see cref="LinearizationSweepConfig"/>: for every width and seed, the training engine trains the network and
+/// its <see cref="LinearizedModel"/> from the same θ0 with the same full-batch gradient descent (MSE, conventions of
+/// src/GpuNtk/Kernels/README.md) and its telemetry measures, over time, how far they drift apart (<see cref="SweepRecord"/>).
 /// Theory (Lee et al. 2019, Theorem 2.1 and §3): all three scaling metrics are O(width^−1/2).
 /// </summary>
 public static class LinearizationSweep
@@ -27,11 +30,9 @@ public static class LinearizationSweep
         config.Validate();
         data.Validate();
         logger ??= NullLogger.Instance;
-        var x = data.TrainInputs.to(dtype, device);
-        var y = data.TrainTargets.to(dtype, device);
-        var xTest = data.TestInputs.to(dtype, device);
-        var yTest = data.TestTargets.to(dtype, device);
-        var probe = x.narrow(0, 0, Math.Min(config.ProbeSize, x.shape[0]));
+        using var train = Labeled(data.TrainInputs, data.TrainTargets, dtype, device);
+        using var test = Labeled(data.TestInputs, data.TestTargets, dtype, device);
+        var x = train.Inputs;
 
         double? etaMax = null;
         double eta;
@@ -56,7 +57,7 @@ public static class LinearizationSweep
                 cancellation.ThrowIfCancellationRequested();
                 var watch = Stopwatch.StartNew();
                 var spec = config.SpecAt(width, data.Features, data.Outputs);
-                var run = RunOne(spec, width, seed, eta, config, x, y, xTest, yTest, probe, dtype, device, progress, cancellation);
+                var run = RunOne(spec, width, seed, eta, config, train, test, dtype, device, progress, cancellation);
                 records.AddRange(run);
                 var last = run[^1];
                 logger.LogInformation(
@@ -69,70 +70,65 @@ public static class LinearizationSweep
         return new LinearizationSweepResult(config, records, eta, etaMax, data.Description);
     }
 
-    private static List<SweepRecord> RunOne(FcnSpec spec, long width, long seed, double eta, LinearizationSweepConfig config, Tensor x, Tensor y,
-                                            Tensor xTest, Tensor yTest, Tensor probe, ScalarType dtype, Device device,
-                                            IProgress<SweepRecord>? progress, CancellationToken cancellation)
+    /// <summary>
+    /// One width and seed: the network and its linearized companion trained by the engine (<see cref="Trainer.Create"/>)
+    /// with full-batch SGD on MSE, every probe metric on the whole training and test sets; the rows become records.
+    /// </summary>
+    private static List<SweepRecord> RunOne(FcnSpec spec, long width, long seed, double eta, LinearizationSweepConfig config, LabeledData train,
+                                            LabeledData test, ScalarType dtype, Device device, IProgress<SweepRecord>? progress, CancellationToken cancellation)
     {
         using var net = NetworkFactory.Create(spec, seed, dtype, device);
-        using var lin = LinearizedModel.Create(net);
-        using var kernel0 = EmpiricalNtk.Compute(net, probe, options: new NtkOptions(NtkOutput.Trace));
-        double kernel0Norm = kernel0.norm().to(ScalarType.Float64).item<double>();
-        var netParameters = net.named_parameters().ToDictionary(p => p.name, p => p.parameter);
-        var pairs = lin.ParameterNames.Select((n, k) => (Current: netParameters[n], Initial: lin.Theta0[k])).ToArray();
-        using var optNet = optim.SGD(net.parameters(), eta);
-        using var optLin = optim.SGD(lin.parameters(), eta);
-        var records = new List<SweepRecord>();
-        for (int step = 0; step <= config.Steps; step++)
+        var training = new TrainConfig
         {
+            Optimizer = OptimizerKind.Sgd, Loss = LossKind.Mse, LearningRate = eta, MeasureEtaMax = false, BatchSize = 0, Steps = config.Steps,
+            LogEvery = config.EvalEvery, CheckpointEvery = 0, ProbeTrain = (int)train.Count, ProbeTest = (int)test.Count,
+            NtkProbe = (int)Math.Min(config.ProbeSize, train.Count), Linearize = true, Width = width, Seed = seed, DType = dtype,
+        };
+        var records = new RecordSink(width, seed, progress);
+        var folder = Path.Combine(Path.GetTempPath(), $"gpuntk-sweep-{Guid.NewGuid():N}");
+        try
+        {
+            var summary = Trainer.Create(net, train, test, training, folder, [records]).Run(cancellation: cancellation);
             cancellation.ThrowIfCancellationRequested();
-            using var scope = NewDisposeScope();
-            optNet.zero_grad();
-            optLin.zero_grad();
-            var f = net.forward(x);
-            var fLin = lin.forward(x);
-            var loss = Mse(f, y);
-            var lossLin = Mse(fLin, y);
-            if (step % config.EvalEvery == 0 || step == config.Steps)
-            {
-                var record = Measure(width, seed, step, f, fLin, loss, lossLin, net, lin, xTest, yTest, probe, kernel0, kernel0Norm, pairs);
-                records.Add(record);
-                progress?.Report(record);
-                if (!double.IsFinite(record.TrainLoss))
-                    throw new ArithmeticException($"width {width}: the loss diverged at step {step} (η = {eta:G4}); lower the learning rate");
-            }
-            if (step == config.Steps) break;
-            loss.backward();
-            lossLin.backward();
-            optNet.step();
-            optLin.step();
+            if (summary.Status != TrainingStatus.Completed)
+                throw new ArithmeticException($"width {width}: {summary.Message} (η = {eta:G4}); lower the learning rate");
+            return records.Records;
         }
-        return records;
+        finally
+        {
+            try { Directory.Delete(folder, recursive: true); }
+            catch (IOException) { /* a temporary folder: best effort */ }
+        }
     }
 
-    private static SweepRecord Measure(long width, long seed, int step, Tensor f, Tensor fLin, Tensor loss, Tensor lossLin, Network net,
-                                       LinearizedModel lin, Tensor xTest, Tensor yTest, Tensor probe, Tensor kernel0, double kernel0Norm,
-                                       (Parameter Current, Parameter Initial)[] pairs)
+    /// <summary>The sweep's view of the engine's telemetry rows.</summary>
+    private sealed class RecordSink(long width, long seed, IProgress<SweepRecord>? progress) : ITelemetrySink
     {
-        using var scope = NewDisposeScope();
-        Tensor fTest, fTestLin;
-        using (no_grad())
+        public List<SweepRecord> Records { get; } = [];
+
+        public void Begin(TelemetryRun run) { }
+
+        public void Write(MetricsRow row)
         {
-            fTest = net.forward(xTest);
-            fTestLin = lin.forward(xTest);
+            double sqrtWidth = Math.Sqrt(width);
+            var record = new SweepRecord(width, seed, (int)row.Step,
+                row[Metric.TrainLoss], row[Metric.LinearizedTrainLoss], row[Metric.TestLoss], row[Metric.LinearizedTestLoss],
+                row[Metric.TestAccuracy], row[Metric.LinearizedTestAccuracy], row[Metric.LinearizationTestRmse], row[Metric.LinearizationRmse],
+                row[Metric.NtkChange], row[Metric.ParamDistancePerSqrtWidth], row[Metric.LinearizedParamDistance] / sqrtWidth);
+            Records.Add(record);
+            progress?.Report(record);
         }
-        double kernelChange = step == 0 ? 0 : Host(EmpiricalNtk.Compute(net, probe, options: new NtkOptions(NtkOutput.Trace)).sub(kernel0).norm()) / kernel0Norm;
-        double paramChange, linParamChange;
-        using (no_grad())
-        {
-            paramChange = Math.Sqrt(Host(pairs.Select(p => p.Current.sub(p.Initial).square().sum()).Aggregate((a, b) => a.add(b)))) / Math.Sqrt(width);
-            linParamChange = Host(lin.DeltaNorm()) / Math.Sqrt(width);
-        }
-        return new SweepRecord(
-            width, seed, step,
-            Host(loss), Host(lossLin), Host(Mse(fTest, yTest)), Host(Mse(fTestLin, yTest)),
-            Accuracy(fTest, yTest), Accuracy(fTestLin, yTest),
-            Rms(fTest.sub(fTestLin)), Rms(f.detach().sub(fLin.detach())),
-            kernelChange, paramChange, linParamChange);
+
+        public void End(TrainingSummary summary) { }
+
+        public void Dispose() { }
+    }
+
+    /// <summary>Inputs and ±1 targets <c>[N, 1]</c> as the engine's data: labels 1 for +1 and 0 for −1 (two classes).</summary>
+    private static LabeledData Labeled(Tensor inputs, Tensor targets, ScalarType dtype, Device device)
+    {
+        var y = targets.to(dtype, device);
+        return new LabeledData(inputs.to(dtype, device), y.squeeze(1).gt(0).to(ScalarType.Int64), y, 2);
     }
 
     /// <summary>λ_max of the full NTK Θ(x, x) by power iteration with NTK-vector products (J·Jᵀ·v), never forming Θ.</summary>
@@ -156,14 +152,5 @@ public static class LinearizationSweep
         return lambda;
     }
 
-    private static Tensor Mse(Tensor f, Tensor y) => f.sub(y).square().sum().div(2.0 * f.numel());
-    private static double Rms(Tensor d) => Math.Sqrt(Host(d.square().mean()));
     private static double Host(Tensor t) => t.to(ScalarType.Float64).item<double>();
-
-    /// <summary>Two classes coded ±1 in one output: the sign; several outputs: the argmax.</summary>
-    private static double Accuracy(Tensor f, Tensor y)
-    {
-        var hit = f.shape[1] == 1 ? f.sign().eq(y.sign()) : f.argmax(1).eq(y.argmax(1));
-        return Host(hit.to(ScalarType.Float64).mean());
-    }
 }

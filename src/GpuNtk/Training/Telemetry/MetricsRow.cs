@@ -55,6 +55,9 @@ public static class Metric
     public const string LinearizationTestRmse = "lin_test_rmse";
     public const string LinearizedTrainLoss = "lin_train_loss";
     public const string LinearizedTestLoss = "lin_test_loss";
+    public const string LinearizedTestAccuracy = "lin_test_acc";
+    /// <summary>‖θt − θ0‖ of the linearized companion's trainable parameters (for the first-order model, ‖δ‖).</summary>
+    public const string LinearizedParamDistance = "lin_param_dist";
 
     /// <summary>Columns that measure the machine rather than the mathematics (they differ between identical runs).</summary>
     public static bool IsTiming(string name) => name is WallSeconds or ExamplesPerSecond;

@@ -28,6 +28,7 @@ public sealed class ProbeTelemetry : IDisposable
     private readonly (string Layer, int[] Indices)[] _layers;
     private readonly double? _sqrtWidth;
     private Tensor? _ntk0;
+    private readonly (Tensor Value, Tensor Initial)[] _companion;
 
     /// <summary>Telemetry of a spec-built network; ‖θt−θ0‖/√width uses <see cref="Width(ArchitectureSpec)"/>.</summary>
     public ProbeTelemetry(Network network, LabeledData probeTrain, LabeledData probeTest, LossKind loss, int ntkExamples,
@@ -59,6 +60,8 @@ public sealed class ProbeTelemetry : IDisposable
             .OrderBy(l => l.Item2.Min()) // forward (parameter) order, whatever order named_modules visits them in
             .ToArray();
         _sqrtWidth = width is { } w ? Math.Sqrt(w) : null;
+        _companion = linearized?.parameters().Where(p => p.requires_grad)
+            .Select(p => ((Tensor)p, p.detach().clone().DetachFromDisposeScope())).ToArray() ?? [];
     }
 
     /// <summary>The width used to normalise ‖θt−θ0‖: hidden units (FCN), channels (CNN), 16·k (WRN).</summary>
@@ -163,8 +166,10 @@ public sealed class ProbeTelemetry : IDisposable
                     var linTest = _linearized.forward(_test.Inputs);
                     Add(Metric.LinearizationTestRmse, fTest.sub(linTest).to(ScalarType.Float64).square().mean().sqrt());
                     Add(Metric.LinearizedTestLoss, Losses.Compute(_loss, linTest, _test.Targets, _test.Labels));
+                    Add(Metric.LinearizedTestAccuracy, Losses.Accuracy(linTest, _test.Labels));
                 }
                 Add(Metric.LinearizedTrainLoss, Losses.Compute(_loss, linTrain, _train.Targets, _train.Labels));
+                Add(Metric.LinearizedParamDistance, stack(_companion.Select(c => c.Value.detach().sub(c.Initial).to(ScalarType.Float64).square().sum()).ToArray()).sum().sqrt());
             }
         }
 
@@ -176,6 +181,7 @@ public sealed class ProbeTelemetry : IDisposable
     public void Dispose()
     {
         foreach (var t in _theta0) t.Dispose();
+        foreach (var c in _companion) c.Initial.Dispose();
         _ntk0?.Dispose();
     }
 }
