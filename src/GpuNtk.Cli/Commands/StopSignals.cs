@@ -5,7 +5,7 @@ namespace GpuNtk.Cli.Commands;
 /// <summary>
 /// SIGINT and SIGTERM as a cancellation: the first one cancels <see cref="Token"/> (the trainer finishes its step,
 /// checkpoints and returns) instead of killing the process; <see cref="ExitCode"/> is then 128 + the signal's number
-/// (130 for SIGINT, 143 for SIGTERM), the codes schedulers and shells expect.
+/// (130 for SIGINT, 143 for SIGTERM), the codes schedulers and shells expect. A second signal ends the process at once.
 /// </summary>
 internal sealed class StopSignals : IDisposable
 {
@@ -23,8 +23,9 @@ internal sealed class StopSignals : IDisposable
 
     private void Stop(PosixSignalContext context, int code)
     {
-        context.Cancel = true;
+        // A second signal takes its default action (the process ends): the way out of a step that does not finish.
         if (_cancel.IsCancellationRequested) return;
+        context.Cancel = true;
         _exitCode = code;
         Console.Error.WriteLine($"{(code == 143 ? "SIGTERM" : "SIGINT")}: finishing the current step and saving a checkpoint…");
         _cancel.Cancel();

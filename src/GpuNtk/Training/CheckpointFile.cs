@@ -61,6 +61,7 @@ public static class CheckpointFile
         }
         if (previousPath is not null && File.Exists(path)) FileGenerations.KeepAs(path, previousPath);
         File.Move(temp, path, overwrite: true);
+        FileGenerations.SyncFolder(dir);
     }
 
     /// <summary>

@@ -25,6 +25,28 @@ internal static partial class FileGenerations
         File.Move(temp, previous, overwrite: true);
     }
 
+    /// <summary>
+    /// Flushes a folder's entries (the renames done in it) to disk, where the OS allows opening a folder (Linux, macOS):
+    /// without it a power loss after the rename can bring back the old name.
+    /// </summary>
+    public static void SyncFolder(string folder)
+    {
+        if (!(OperatingSystem.IsLinux() || OperatingSystem.IsMacOS())) return;
+        int fd = Open(folder, 0 /* O_RDONLY */);
+        if (fd < 0) return; // best effort: the data itself was flushed before the rename
+        FSync(fd);
+        Close(fd);
+    }
+
+    [LibraryImport("libc", EntryPoint = "open", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    private static partial int Open(string path, int flags);
+
+    [LibraryImport("libc", EntryPoint = "fsync", SetLastError = true)]
+    private static partial int FSync(int fd);
+
+    [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
+    private static partial int Close(int fd);
+
     [LibraryImport("libc", EntryPoint = "link", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
     private static partial int Link(string existing, string created);
 }

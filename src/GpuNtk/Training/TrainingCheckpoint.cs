@@ -31,6 +31,9 @@ internal static class TrainingCheckpoint
     /// <summary>Reads and verifies the checkpoint; a damaged one is an error that names the previous generation when that one is intact.</summary>
     public static (JsonObject Meta, Dictionary<string, Tensor> Tensors) Read(string path)
     {
+        var kept = PreviousPath(path);
+        if (!File.Exists(path) && !Directory.Exists(path) && File.Exists(kept))
+            throw new FileNotFoundException($"{path} does not exist, the previous checkpoint {kept} does: move it to {path} to resume from it", path);
         try
         {
             return CheckpointFile.Read(path);
