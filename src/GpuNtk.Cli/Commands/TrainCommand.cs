@@ -139,7 +139,7 @@ internal static class TrainCommand
             var dev = CommonOptions.ParseDevice(parse.GetValue(device)!);
             var bar = new ProgressBar();
             var plots = new PlotSink();
-            var sinks = new List<ITelemetrySink> { bar, new LoggerSink(logger), new CsvSink(), new JsonlSink() };
+            var sinks = new List<ITelemetrySink> { bar, new LoggerSink(logger, TrainFlags.Translate), new CsvSink(), new JsonlSink() };
             if (!parse.GetValue(noTensorBoard)) sinks.Add(new TensorBoardSink());
             if (!parse.GetValue(noPlots)) sinks.Add(plots);
 

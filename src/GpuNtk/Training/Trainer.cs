@@ -75,7 +75,9 @@ public sealed class Trainer
     public TrainingSummary Run(bool resume = false, IProgress<TrainingProgress>? progress = null, CancellationToken cancellation = default)
     {
         var spec = ArchitectureSpec.Parse(_config.Arch);
-        using var data = DatasetLoader.Load(_config.Data with { Flatten = _config.Data.Flatten && !_config.Augment }, spec.Outputs, _config.DType, _device, _logger);
+        // Image networks and augmentation take [N, C, H, W]; an FCN flattens whatever it gets.
+        bool images = spec is ImageSpec || _config.Augment;
+        using var data = DatasetLoader.Load(_config.Data with { Flatten = _config.Data.Flatten && !images }, spec.Outputs, _config.DType, _device, _logger);
         spec = FollowData(spec, data.Train.Inputs);
         using var network = NetworkFactory.Create(spec, _config.Seed, _config.DType, _device);
         if (!resume && _config.InitFrom is { } init)

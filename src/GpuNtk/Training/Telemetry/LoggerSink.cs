@@ -4,7 +4,8 @@ using Microsoft.Extensions.Logging;
 namespace GpuNtk.Training.Telemetry;
 
 /// <summary>A compact line per row through <see cref="ILogger"/> (the console in the CLI).</summary>
-public sealed class LoggerSink(ILogger logger) : ITelemetrySink
+/// <param name="translate">Rewrites the summary message (the CLI maps option names to its flags); null: as is.</param>
+public sealed class LoggerSink(ILogger logger, Func<string, string>? translate = null) : ITelemetrySink
 {
     private long _steps;
 
@@ -19,9 +20,9 @@ public sealed class LoggerSink(ILogger logger) : ITelemetrySink
             $"acc {P(row[Metric.TrainAccuracy])}/{P(row[Metric.TestAccuracy])}",
         };
         if (row.Contains(Metric.NtkChange))
-            parts.Add($"ΔΘ {F(row[Metric.NtkChange], "0.0000")} λmax {F(row[Metric.NtkLambdaMax], "G5")} align {F(row[Metric.NtkAlignment], "0.000")}");
+            parts.Add($"ΔΘ {F(row[Metric.NtkChange], "0.0000")} λmax {F(row[Metric.NtkLambdaMax], "0.###")} align {F(row[Metric.NtkAlignment], "0.000")}");
         parts.Add($"drift {F(row[Metric.ParamDrift], "0.00000")}");
-        if (row.Contains(Metric.LinearizationRmse)) parts.Add($"lin-rmse {F(row[Metric.LinearizationRmse], "G4")}");
+        if (row.Contains(Metric.LinearizationRmse)) parts.Add($"lin-rmse {F(row[Metric.LinearizationRmse], "0.00000")}");
         parts.Add($"{F(row[Metric.WallSeconds], "0.0")} s");
         if (double.IsFinite(row[Metric.ExamplesPerSecond])) parts.Add($"{F(row[Metric.ExamplesPerSecond], "0")} ex/s");
         logger.LogInformation("{Line}", string.Join("  ", parts));
@@ -31,7 +32,7 @@ public sealed class LoggerSink(ILogger logger) : ITelemetrySink
     {
         // A cancellation (Ctrl-C, SIGTERM) is asked for, not an error.
         var level = summary.Status switch { TrainingStatus.Completed => LogLevel.Information, TrainingStatus.Cancelled => LogLevel.Warning, _ => LogLevel.Error };
-        logger.Log(level, "{Message}", summary.Message);
+        logger.Log(level, "{Message}", translate is null ? summary.Message : translate(summary.Message));
     }
 
     public void Dispose() { }

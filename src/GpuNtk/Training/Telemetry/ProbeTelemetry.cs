@@ -101,81 +101,82 @@ public sealed class ProbeTelemetry : IDisposable
     public void Measure(MetricsRow row)
     {
         using var scope = NewDisposeScope();
-        var names = new List<string>();
-        var values = new List<Tensor>();
-        void Add(string name, Tensor value)
-        {
-            names.Add(name);
-            values.Add(value.to(ScalarType.Float64).reshape(1));
-        }
+        var values = new List<(string Name, Tensor Value)>();
+        void Add(string name, Tensor value) => values.Add((name, value.to(ScalarType.Float64).reshape(1)));
 
-        Tensor fTrain, fTest;
+        var (fTrain, fTest) = MeasureOutputs(Add);
+        if (_ntkExamples > 0) MeasureNtk(Add);
         using (no_grad())
         {
-            fTrain = _network.forward(_train.Inputs);
-            Add(Metric.TrainLoss, Losses.Compute(_loss, fTrain, _train.Targets, _train.Labels));
-            Add(Metric.TrainAccuracy, Losses.Accuracy(fTrain, _train.Labels));
-            fTest = _test.Count > 0 ? _network.forward(_test.Inputs) : empty(0);
-            if (_test.Count > 0)
-            {
-                Add(Metric.TestLoss, Losses.Compute(_loss, fTest, _test.Targets, _test.Labels));
-                Add(Metric.TestAccuracy, Losses.Accuracy(fTest, _test.Labels));
-            }
+            MeasureDrift(Add);
+            if (_linearized is not null) MeasureLinearized(Add, fTrain, fTest);
         }
-
-        if (_ntkExamples > 0)
-        {
-            var x = _train.Inputs.narrow(0, 0, _ntkExamples);
-            var theta = EmpiricalNtk.Compute(_network, x, null, new NtkOptions(Output: NtkOutput.Trace)).detach().to(ScalarType.Float64);
-            if (_ntk0 is null) _ntk0 = theta.clone().DetachFromDisposeScope();
-            Add(Metric.NtkChange, theta.sub(_ntk0).norm().div(_ntk0.norm()));
-            var eig = linalg.eigvalsh(theta);
-            var lambdaMax = eig[-1];
-            // Θ is positive semi-definite: a negative λ_min is rounding, so it is 0 and the condition number infinite (null in the files).
-            var lambdaMin = eig[0].clamp_min(0);
-            Add(Metric.NtkLambdaMax, lambdaMax);
-            Add(Metric.NtkLambdaMin, lambdaMin);
-            Add(Metric.NtkCondition, where(lambdaMin.gt(0), lambdaMax.div(lambdaMin), full_like(lambdaMax, double.PositiveInfinity)));
-            var y = _train.Targets.narrow(0, 0, _ntkExamples).to(ScalarType.Float64);
-            var yyT = y.matmul(y.t());
-            Add(Metric.NtkAlignment, theta.mul(yyT).sum().div(theta.norm().mul(yyT.norm())));
-        }
-
-        using (no_grad())
-        {
-            var distSq = stack(_parameters.Select((p, i) => p.Value.detach().sub(_theta0[i]).to(ScalarType.Float64).square().sum()).ToArray());
-            var normSq = stack(_theta0.Select(t => t.to(ScalarType.Float64).square().sum()).ToArray());
-            var dist = distSq.sum().sqrt();
-            Add(Metric.ParamDrift, dist.div(normSq.sum().sqrt()));
-            Add(Metric.ParamDistance, dist);
-            if (_sqrtWidth is { } sqrtWidth) Add(Metric.ParamDistancePerSqrtWidth, dist.div(sqrtWidth));
-            foreach (var (layer, idx) in _layers)
-            {
-                var ix = tensor(idx.Select(i => (long)i).ToArray(), device: distSq.device);
-                Add(Metric.LayerDriftPrefix + layer, distSq.index_select(0, ix).sum().sqrt().div(normSq.index_select(0, ix).sum().sqrt()));
-            }
-
-            if (_linearized is not null)
-            {
-                var linTrain = _linearized.forward(_train.Inputs);
-                var diff = fTrain.sub(linTrain).to(ScalarType.Float64);
-                Add(Metric.LinearizationError, diff.norm());
-                Add(Metric.LinearizationRmse, diff.square().mean().sqrt());
-                if (_test.Count > 0)
-                {
-                    var linTest = _linearized.forward(_test.Inputs);
-                    Add(Metric.LinearizationTestRmse, fTest.sub(linTest).to(ScalarType.Float64).square().mean().sqrt());
-                    Add(Metric.LinearizedTestLoss, Losses.Compute(_loss, linTest, _test.Targets, _test.Labels));
-                    Add(Metric.LinearizedTestAccuracy, Losses.Accuracy(linTest, _test.Labels));
-                }
-                Add(Metric.LinearizedTrainLoss, Losses.Compute(_loss, linTrain, _train.Targets, _train.Labels));
-                Add(Metric.LinearizedParamDistance, stack(_companion.Select(c => c.Value.detach().sub(c.Initial).to(ScalarType.Float64).square().sum()).ToArray()).sum().sqrt());
-            }
-        }
-
         // One device→host transfer for the whole row.
-        var host = cat(values.ToArray()).cpu().data<double>().ToArray();
-        for (int i = 0; i < names.Count; i++) row.Add(names[i], host[i]);
+        var host = cat(values.Select(v => v.Value).ToArray()).cpu().data<double>().ToArray();
+        for (int i = 0; i < values.Count; i++) row.Add(values[i].Name, host[i]);
+    }
+
+    private (Tensor Train, Tensor Test) MeasureOutputs(Action<string, Tensor> add)
+    {
+        using var noGrad = no_grad();
+        var fTrain = _network.forward(_train.Inputs);
+        add(Metric.TrainLoss, Losses.Compute(_loss, fTrain, _train.Targets, _train.Labels));
+        add(Metric.TrainAccuracy, Losses.Accuracy(fTrain, _train.Labels));
+        if (_test.Count == 0) return (fTrain, empty(0));
+        var fTest = _network.forward(_test.Inputs);
+        add(Metric.TestLoss, Losses.Compute(_loss, fTest, _test.Targets, _test.Labels));
+        add(Metric.TestAccuracy, Losses.Accuracy(fTest, _test.Labels));
+        return (fTrain, fTest);
+    }
+
+    private void MeasureNtk(Action<string, Tensor> add)
+    {
+        var x = _train.Inputs.narrow(0, 0, _ntkExamples);
+        var theta = EmpiricalNtk.Compute(_network, x, null, new NtkOptions(Output: NtkOutput.Trace)).detach().to(ScalarType.Float64);
+        if (_ntk0 is null) _ntk0 = theta.clone().DetachFromDisposeScope();
+        add(Metric.NtkChange, theta.sub(_ntk0).norm().div(_ntk0.norm()));
+        var eig = linalg.eigvalsh(theta);
+        var lambdaMax = eig[-1];
+        // Θ is positive semi-definite: a negative λ_min is rounding, so it is 0 and the condition number infinite (null in the files).
+        var lambdaMin = eig[0].clamp_min(0);
+        add(Metric.NtkLambdaMax, lambdaMax);
+        add(Metric.NtkLambdaMin, lambdaMin);
+        add(Metric.NtkCondition, where(lambdaMin.gt(0), lambdaMax.div(lambdaMin), full_like(lambdaMax, double.PositiveInfinity)));
+        var y = _train.Targets.narrow(0, 0, _ntkExamples).to(ScalarType.Float64);
+        var yyT = y.matmul(y.t());
+        add(Metric.NtkAlignment, theta.mul(yyT).sum().div(theta.norm().mul(yyT.norm())));
+    }
+
+    private void MeasureDrift(Action<string, Tensor> add)
+    {
+        var distSq = stack(_parameters.Select((p, i) => p.Value.detach().sub(_theta0[i]).to(ScalarType.Float64).square().sum()).ToArray());
+        var normSq = stack(_theta0.Select(t => t.to(ScalarType.Float64).square().sum()).ToArray());
+        var dist = distSq.sum().sqrt();
+        add(Metric.ParamDrift, dist.div(normSq.sum().sqrt()));
+        add(Metric.ParamDistance, dist);
+        if (_sqrtWidth is { } sqrtWidth) add(Metric.ParamDistancePerSqrtWidth, dist.div(sqrtWidth));
+        foreach (var (layer, idx) in _layers)
+        {
+            var ix = tensor(idx.Select(i => (long)i).ToArray(), device: distSq.device);
+            add(Metric.LayerDriftPrefix + layer, distSq.index_select(0, ix).sum().sqrt().div(normSq.index_select(0, ix).sum().sqrt()));
+        }
+    }
+
+    private void MeasureLinearized(Action<string, Tensor> add, Tensor fTrain, Tensor fTest)
+    {
+        var linTrain = _linearized!.forward(_train.Inputs);
+        var diff = fTrain.sub(linTrain).to(ScalarType.Float64);
+        add(Metric.LinearizationError, diff.norm());
+        add(Metric.LinearizationRmse, diff.square().mean().sqrt());
+        if (_test.Count > 0)
+        {
+            var linTest = _linearized.forward(_test.Inputs);
+            add(Metric.LinearizationTestRmse, fTest.sub(linTest).to(ScalarType.Float64).square().mean().sqrt());
+            add(Metric.LinearizedTestLoss, Losses.Compute(_loss, linTest, _test.Targets, _test.Labels));
+            add(Metric.LinearizedTestAccuracy, Losses.Accuracy(linTest, _test.Labels));
+        }
+        add(Metric.LinearizedTrainLoss, Losses.Compute(_loss, linTrain, _train.Targets, _train.Labels));
+        add(Metric.LinearizedParamDistance, stack(_companion.Select(c => c.Value.detach().sub(c.Initial).to(ScalarType.Float64).square().sum()).ToArray()).sum().sqrt());
     }
 
     public void Dispose()
