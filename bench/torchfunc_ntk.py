@@ -28,6 +28,7 @@ usage: torchfunc_ntk.py DIR [DIR ...] [--device cpu|cuda] [--threads 2] [--skip-
 """
 import argparse
 import json
+import resource
 import math
 import os
 import platform
@@ -368,6 +369,8 @@ def run(directory, device, args):
             peak_reset()
             out[key + "_s"], out[key + "_median_s"], out[key + "_runs"] = timed(
                 fn, sync, args.min_repeats, args.min_seconds, peak=lambda k=key: peak_read(k + "_peak_bytes"))
+    # The process's peak resident memory (all recipes and the agreement check; on Linux ru_maxrss is in KiB).
+    out["peak_rss_bytes"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     return out
 
 

@@ -32,8 +32,8 @@ internal static class PeerTable
             md.AppendLine(".");
         }
         md.AppendLine();
-        md.AppendLine("| architecture | N | NTK | torch.func recipe | torch.func best (s) | median (s) | GpuNtk sd best (s) | median (s) | torch.func best / GpuNtk best |");
-        md.AppendLine("| --- | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: |");
+        md.AppendLine("| architecture | N | NTK | torch.func recipe | torch.func best (s) | median (s) | GpuNtk sd best (s) | median (s) | GpuNtk jc best (s) | torch.func best / GpuNtk sd best | jc best / sd best | torch.func peak RSS (MB) |");
+        md.AppendLine("| --- | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
         foreach (var p in peers)
         {
             Row(md, p, "full", "jacrev+vmap", "jc_full", NtkOutput.Full, results);
@@ -47,13 +47,18 @@ internal static class PeerTable
     {
         if (!p.Json.TryGetProperty(key + "_s", out var best)) return;
         double median = p.Json.GetProperty(key + "_median_s").GetDouble();
-        var ours = results.FirstOrDefault(r => r.Case.Arch == p.Arch && r.Case.N == p.N && r.Case.Output == output &&
-                                               r.Case.Implementation == NtkImplementation.Structured && r.Case.DType == TorchSharp.torch.ScalarType.Float32);
+        BenchResult? Ours(NtkImplementation impl) => results.FirstOrDefault(r => r.Case.Arch == p.Arch && r.Case.N == p.N &&
+            r.Case.Output == output && r.Case.Implementation == impl && r.Case.DType == TorchSharp.torch.ScalarType.Float32);
+        var ours = Ours(NtkImplementation.Structured);
+        var jc = Ours(NtkImplementation.JacobianContraction);
         string oursBest = ours is null ? "n/a" : BenchFormat.Seconds(ours.BestSeconds);
         string oursMedian = ours is null ? "n/a" : BenchFormat.Seconds(ours.MedianSeconds);
         string speedUp = ours is null ? "n/a" : (best.GetDouble() / ours.BestSeconds).ToString("F1", CultureInfo.InvariantCulture) + "×";
+        string jcBest = jc is null ? "n/a" : BenchFormat.Seconds(jc.BestSeconds);
+        string jcOverSd = jc is null || ours is null ? "n/a" : (jc.BestSeconds / ours.BestSeconds).ToString("F2", CultureInfo.InvariantCulture);
+        string peak = p.Json.TryGetProperty("peak_rss_bytes", out var rss) ? (rss.GetDouble() / (1 << 20)).ToString("F0", CultureInfo.InvariantCulture) : "n/a";
         md.AppendLine($"| `{BenchFormat.Short(p.Arch)}` | {p.N} | {ntk} | {recipe} | {BenchFormat.Seconds(best.GetDouble())} | " +
-                      $"{BenchFormat.Seconds(median)} | {oursBest} | {oursMedian} | {speedUp} |");
+                      $"{BenchFormat.Seconds(median)} | {oursBest} | {oursMedian} | {jcBest} | {speedUp} | {jcOverSd} | {peak} |");
     }
 
     private static string Num(JsonElement j, string key) =>

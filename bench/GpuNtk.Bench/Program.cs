@@ -96,8 +96,18 @@ cases.AddRange([
     new("WRN", Wrn, 16, full, sd), new("WRN", Wrn, 16, tr, sd), new("WRN", Wrn, 16, full, jc), new("WRN", Wrn, 4, full, vp),
     new("WRN", Wrn, 64, tr, sd),
 ]);
-// The groups compared with the torch.func peer, on the same network, 16 inputs and device as their GpuNtk rows.
-var peerCases = new Dictionary<string, (string Arch, long N)> { ["headline"] = (Fcn, 16), ["CNN"] = (Cnn, 16), ["WRN"] = (Wrn, 16) };
+// Realistic CIFAR-size rows: the Myrtle CNN (64 channels) and WRN-16-4 on 32×32 images.
+const string Myrtle32 = "cnn:depth=1,channels=64,size=32,out=10";
+const string Wrn16x4 = "wrn:depth=16,k=4,size=32,out=10";
+foreach (var (group, arch, n) in new[] { ("Myrtle32 N=16", Myrtle32, 16L), ("Myrtle32 N=64", Myrtle32, 64L), ("WRN-16-4 N=16", Wrn16x4, 16L) })
+    cases.AddRange([new(group, arch, n, full, sd), new(group, arch, n, tr, sd), new(group, arch, n, full, jc), new(group, arch, n, tr, jc)]);
+// The groups compared with the torch.func peer, on the same network, inputs and device as their GpuNtk rows; the
+// realistic ones without the peer's NTK-vector products (minutes per run there).
+var peerCases = new Dictionary<string, (string Arch, long N, bool SkipVectorProducts)>
+{
+    ["headline"] = (Fcn, 16, false), ["CNN"] = (Cnn, 16, false), ["WRN"] = (Wrn, 16, false),
+    ["Myrtle32 N=16"] = (Myrtle32, 16, true), ["Myrtle32 N=64"] = (Myrtle32, 64, true), ["WRN-16-4 N=16"] = (Wrn16x4, 16, true),
+};
 
 if (only is not null) cases.RemoveAll(c => !only.Any(o => c.Group.StartsWith(o, StringComparison.OrdinalIgnoreCase)));
 var results = new List<BenchResult>();
@@ -107,7 +117,8 @@ void RunPeer(string group)
 {
     // Right after GpuNtk's rows of the group, so both see the same machine load.
     if (!peer || !peerCases.TryGetValue(group, out var pc)) return;
-    if (TorchFuncPeer.Run(peerSettings, pc.Arch, pc.N, 0, device, Console.Error) is JsonElement json)
+    var settings = pc.SkipVectorProducts ? peerSettings with { SkipVectorProducts = true } : peerSettings;
+    if (TorchFuncPeer.Run(settings, pc.Arch, pc.N, 0, device, Console.Error) is JsonElement json)
     {
         peers.Add(new PeerRun(group, pc.Arch, pc.N, json, BenchRunner.LoadAverage()));
         Console.Error.WriteLine($"peer {group}: {json}");

@@ -1,7 +1,7 @@
 """Independent check of GpuNtk's K3 with PyTorch's functorch (torch 1.13): K3(:, :, c) is the forward-mode derivative
 of the NTK Θ(A, T) along g_c = ∇θ f(x_c), computed as a jvp of θ ↦ Θ(θ) (vmapped over c).
 
-Usage: /usr/bin/python3 bench/HierarchyKernels/k3_functorch.py <export-dir>   (written by the C# bench with --export)
+Usage: /usr/bin/python3 bench/HierarchyKernels/k3_functorch.py <export-dir> [threads]   (written by the C# bench with --export)
 """
 import json, math, sys, time
 import numpy as np
@@ -9,6 +9,8 @@ import torch
 from functorch import jacrev, jvp, vmap
 
 d = sys.argv[1]
+if len(sys.argv) > 2 and int(sys.argv[2]) > 0:
+    torch.set_num_threads(int(sys.argv[2]))
 meta = json.load(open(f"{d}/network.json"))
 probe = torch.from_numpy(np.load(f"{d}/probe.npy"))
 train = torch.from_numpy(np.load(f"{d}/train.npy"))

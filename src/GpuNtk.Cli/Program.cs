@@ -8,6 +8,7 @@ root.Subcommands.Add(InfoCommand.Create());
 root.Subcommands.Add(NtkCommand.Create());
 root.Subcommands.Add(CheckpointCommand.Create());
 root.Subcommands.Add(KernelCommand.Create());
+root.Subcommands.Add(KernelStatusCommand.Create());
 root.Subcommands.Add(NthCommand.Create());
 root.Subcommands.Add(LinearizeCommand.Create());
 root.Subcommands.Add(TrainCommand.Create());

@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using GpuNtk.Cli.Plots;
+using GpuNtk.Data;
 using GpuNtk.Experiments.Hierarchy;
 using Microsoft.Extensions.Logging;
 using static TorchSharp.torch;
@@ -18,10 +19,15 @@ internal static class NthCommand
     public static Command Create()
     {
         var defaults = new NthExperimentConfig();
-        var arch = new Option<string>("--arch") { Description = "FCN template (width and out are set by the experiment).", DefaultValueFactory = _ => defaults.Architecture };
+        var arch = new Option<string>("--arch") { Description = "FCN template (width, out and, for images, in are set by the experiment).", DefaultValueFactory = _ => defaults.Architecture };
+        var outputs = new Option<int>("--outputs") { Description = "Network outputs O (sphere: targets in·x_a·x_{a+1}; images: 1 = ±1, 2 = (y, −y)); O > 1 uses the full kernels.", DefaultValueFactory = _ => defaults.Outputs };
+        var data = new Option<string>("--data") { Description = "sphere, or two image classes of fashion-mnist, mnist, cifar10, synthetic (CIFAR-format stand-in) or auto (CIFAR-10 when present in --data-dir, else synthetic).", DefaultValueFactory = _ => "sphere" };
+        var dataDir = new Option<string>("--data-dir") { Description = "The data folder (image data).", DefaultValueFactory = _ => "data" };
+        var classes = new Option<string>("--classes") { Description = "The two image classes (names or 0–9): the first gets target −1, the second +1. Default: airplane,automobile (CIFAR), 0,1 otherwise." };
+        var imageSize = new Option<int>("--image-size") { Description = "Images are average-pooled to this side (divides 32, or 28 for MNIST-like sets), flattened and scaled to ‖x‖ = √in, in = C·size².", DefaultValueFactory = _ => defaults.ImageSize };
         var widths = new Option<string>("--widths") { Description = "Comma-separated widths.", DefaultValueFactory = _ => string.Join(",", defaults.Widths) };
         var orders = new Option<string>("--orders") { Description = "Truncation levels p among 2,3,4.", DefaultValueFactory = _ => string.Join(",", defaults.Orders) };
-        var train = new Option<int>("--train") { Description = "Training points n (on the unit sphere).", DefaultValueFactory = _ => defaults.TrainPoints };
+        var train = new Option<int>("--train") { Description = "Training points n (on the unit sphere, or images drawn by --seed).", DefaultValueFactory = _ => defaults.TrainPoints };
         var test = new Option<int>("--test") { Description = "Test points (also compared).", DefaultValueFactory = _ => defaults.TestPoints };
         var duration = new Option<double>("--time") { Description = "Last observation time T (η = 1 is the paper's time).", DefaultValueFactory = _ => defaults.Duration };
         var points = new Option<int>("--points") { Description = "Observation times, log-spaced over [T/100, T].", DefaultValueFactory = _ => defaults.TimePoints };
@@ -35,9 +41,11 @@ internal static class NthCommand
         dtype.DefaultValueFactory = _ => "float64";
         var device = CommonOptions.Device();
 
-        var command = new Command("nth", "Neural Tangent Hierarchy: compare real gradient-flow training with the hierarchy truncated at p = 2, 3, 4.");
-        foreach (var o in new Option[] { arch, widths, orders, train, test, duration, points, seeds, lr, dtype, device, seed, memory, threads, outDir })
+        var command = new Command("nth", "Neural Tangent Hierarchy: compare real gradient-flow training with the hierarchy truncated at p = 2, 3, 4 " +
+                                         "(the width sweep; `gpuntk nth kernels` computes K⁽²⁾…K⁽⁴⁾ of any network).");
+        foreach (var o in new Option[] { arch, outputs, data, dataDir, classes, imageSize, widths, orders, train, test, duration, points, seeds, lr, dtype, device, seed, memory, threads, outDir })
             command.Options.Add(o);
+        command.Subcommands.Add(NthKernelsCommand.Create());
         command.SetAction(parse => CliRunner.Run(() =>
         {
             if (parse.GetValue(threads) is > 0 and var t) set_num_threads(t);
@@ -51,11 +59,20 @@ internal static class NthCommand
                 Seeds = parse.GetValue(seeds), Seed = parse.GetValue(seed), LearningRate = parse.GetValue(lr),
                 DType = CommonOptions.ParseDType(parse.GetValue(dtype)!), Device = CommonOptions.ParseDevice(parse.GetValue(device)!),
                 MemoryBudgetBytes = parse.GetValue(memory) << 20,
+                Outputs = parse.GetValue(outputs), ImageSize = parse.GetValue(imageSize),
             };
-            config.Validate();
             using var loggers = LoggerFactory.Create(b => b.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Information)
                                                            .AddFilter("GpuNtk.Dynamics", LogLevel.Warning));
             var logger = loggers.CreateLogger("GpuNtk.Experiments.Nth");
+            var source = parse.GetValue(data)!;
+            if (!source.Trim().Equals("sphere", StringComparison.OrdinalIgnoreCase))
+            {
+                var root = parse.GetValue(dataDir)!;
+                var resolved = DataSourceChoice.Resolve(source, root, logger);
+                var classText = parse.GetValue(classes) ?? (resolved is DataSource.Cifar10 or DataSource.Synthetic ? "airplane,automobile" : "0,1");
+                config = config with { Images = new DataOptions(resolved, root, DataOptions.ParseClasses(classText, resolved)) };
+            }
+            config.Validate();
             logger.LogInformation("nth: {Config}, {Threads} thread(s)", config, get_num_threads());
             var watch = Stopwatch.StartNew();
             var result = new NthExperiment(config, logger).Run();

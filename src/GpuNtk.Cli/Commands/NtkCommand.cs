@@ -4,6 +4,7 @@ using System.Text.Json;
 using GpuNtk.Cli.Logging;
 using GpuNtk.Data;
 using GpuNtk.Kernels.Empirical;
+using GpuNtk.Kernels.Sinks;
 using GpuNtk.Networks;
 using static TorchSharp.torch;
 
@@ -32,12 +33,19 @@ internal static class NtkCommand
                           "or a comma list such as cuda:0,cuda:1 (a device may repeat: cpu,cpu runs two CPU workers). The network " +
                           "is built on --device, where Θ is assembled, and replicated to the other devices. Omitted: --device only.",
         };
-        var outPath = new Option<string?>("--out") { Description = "Write Θ to this .npy file." };
+        var outPath = new Option<string?>("--out")
+        {
+            Description = "Write Θ to this .npy file, tile by tile (memory set by --memory-budget-mb, not by N), recording each finished " +
+                          "tile in OUT.npy.tiles/: a rerun computes only missing tiles; see --shard and gpuntk kernel-status.",
+        };
+        var sharding = new ShardOptions();
         var checkpoint = CheckpointOptions.Checkpoint();
 
         var command = new Command("ntk", "Compute the empirical neural tangent kernel Θ(X1, X2) of a network at initialisation (or at --checkpoint weights).");
-        foreach (var o in new Option[] { arch, checkpoint, inputs, inputs2, random, full, trace, diagonal, implementation, dtype, device, devices, seed, budget, outPath })
+        var allowNonfinite = KernelInputs.AllowNonfinite();
+        foreach (var o in new Option[] { allowNonfinite, arch, checkpoint, inputs, inputs2, random, full, trace, diagonal, implementation, dtype, device, devices, seed, budget, outPath })
             command.Options.Add(o);
+        foreach (var o in sharding.All) command.Options.Add(o);
         command.SetAction(parse => CliRunner.Run(() =>
         {
             var output = ParseOutput(parse.GetValue(full), parse.GetValue(trace), parse.GetValue(diagonal));
@@ -48,11 +56,11 @@ internal static class NtkCommand
             var workerDevices = devicesText is null ? null : GpuNtk.Devices.DeviceSelector.ParseList(devicesText);
             using var net = NetworkFactory.Create(parse.GetValue(arch)!, parse.GetValue(seed), dt, dev);
             CheckpointOptions.Apply(net, parse.GetValue(checkpoint));
-            var x1 = LoadInputs(parse.GetValue(inputs), "--inputs", net.Spec, parse.GetValue(random), parse.GetValue(seed), dt, dev);
+            var x1 = KernelInputs.Load(parse.GetValue(inputs), "--inputs", net.Spec, parse.GetValue(random), parse.GetValue(seed), dt, dev, parse.GetValue(allowNonfinite));
             var x2Path = parse.GetValue(inputs2);
             if (x2Path is not null && output is NtkOutput.DiagonalFull or NtkOutput.DiagonalTrace)
                 throw new ArgumentException("--diagonal computes Θ(x_i, x_i) of one input set: leave out --inputs2");
-            var x2 = x2Path is null ? null : LoadInputs(x2Path, "--inputs2", net.Spec, 0, 0, dt, dev);
+            var x2 = x2Path is null ? null : KernelInputs.Load(x2Path, "--inputs2", net.Spec, 0, 0, dt, dev, parse.GetValue(allowNonfinite));
             double mb = parse.GetValue(budget);
             if (!(mb >= 1)) throw new ArgumentException($"--memory-budget-mb {mb}: give at least 1");
 
@@ -66,10 +74,38 @@ internal static class NtkCommand
                 using var loggers = CliLogging.Create(toStandardError: true);
                 var options = new NtkOptions(output, resolved, budgetBytes, Progress(), cancel.Token, Devices: workerDevices,
                     Logger: workerDevices is null ? null : loggers.CreateLogger("gpuntk"));
+                var path = parse.GetValue(outPath);
+                if (path is not null && output is NtkOutput.Full or NtkOutput.Trace)
+                {
+                    var (shard, source) = sharding.Resolve(parse, path);
+                    GpuNtk.Native.HostAllocator.ReturnLargeBlocksToTheSystem(); // memory stays at one tile's working set
+                    if (source is not null) Console.Error.WriteLine($"ntk: {source}");
+                    options = options with { BlockSize = parse.GetValue(sharding.TileSize) };
+                    string parameters = $"ntk {OutputName(output)}; arch {net.Spec}; seed {parse.GetValue(seed)}; implementation {ImplementationName(resolved)}; " +
+                                        $"checkpoint {Fingerprint(parse.GetValue(checkpoint))}; " +
+                                        $"inputs {ShardOptions.InputsFingerprint(parse.GetValue(inputs), parse.GetValue(random), parse.GetValue(seed))}; " +
+                                        $"inputs2 {Fingerprint(x2Path)}";
+                    var watchTiles = Stopwatch.StartNew();
+                    var tiling = EmpiricalNtk.Tiling(net, x1, x2, options);
+                    var layout = new KernelLayout(tiling, output == NtkOutput.Full ? net.Spec.Outputs : null, dt, parameters);
+                    using var sink = KernelSinks.CreateDefault().Open(path, layout, shard, CPU);
+                    var summary = EmpiricalNtk.ComputeInto(net, x1, x2, sink, options, shard);
+                    Console.WriteLine(JsonSerializer.Serialize(new
+                    {
+                        arch = net.Spec.ToString(), shape = layout.Shape, output = OutputName(output), implementation = ImplementationName(resolved),
+                        dtype = dt.ToString().ToLowerInvariant(), device = dev.ToString(), devices = workerDevices?.Select(d => d.ToString()).ToArray(),
+                        shard = shard.ToString(), tile_size = tiling.TileSize, tiles = tiling.Tiles.Count, shard_tiles = summary.Computed + summary.Skipped,
+                        computed = summary.Computed, skipped = summary.Skipped, seconds = Math.Round(watchTiles.Elapsed.TotalSeconds, 6),
+                        peak_rss_mib = PeakMemory.ResidentMiB(), @out = path,
+                    }));
+                    return 0;
+                }
+                if (parse.GetValue(sharding.Shard) is not null)
+                    throw new ArgumentException(path is null ? "--shard needs --out: the workers fill one shared .npy file"
+                        : "--shard splits the tiles of a full or traced kernel; a --diagonal is computed in one process");
                 var watch = Stopwatch.StartNew();
                 using var theta = EmpiricalNtk.Compute(net, x1, x2, options);
                 watch.Stop();
-                var path = parse.GetValue(outPath);
                 if (path is not null) NpyFile.Write(path, theta);
                 else if (theta.numel() <= 400) Console.WriteLine(theta.cpu().ToString(TorchSharp.TensorStringStyle.Numpy));
                 Console.WriteLine(JsonSerializer.Serialize(new
@@ -84,6 +120,9 @@ internal static class NtkCommand
         }));
         return command;
     }
+
+    /// <summary>A file's MD5 for a kernel file's parameters ("none" without one).</summary>
+    private static string Fingerprint(string? path) => path is null ? "none" : $"md5:{FileChecksum.Md5Hex(path)}";
 
     /// <summary>Block progress on stderr when it is a terminal (keeps stdout to the one JSON line).</summary>
     private static IProgress<double>? Progress()
@@ -102,21 +141,6 @@ internal static class NtkCommand
     private sealed class SynchronousProgress(Action<double> report) : IProgress<double>
     {
         public void Report(double value) => report(value);
-    }
-
-    private static Tensor LoadInputs(string? path, string option, ArchitectureSpec spec, int count, long seed, ScalarType dtype, Device device)
-    {
-        if (path is null)
-        {
-            if (count < 1) throw new ArgumentException("--random must be ≥ 1");
-            using var g = new Generator((ulong)seed + 1);
-            return randn([count, spec.InputSize], ScalarType.Float64, CPU, generator: g).to(dtype, device);
-        }
-        var x = NpyFile.Read(path);
-        if (x.dim() < 2 || x.shape[0] < 1 || x.numel() / x.shape[0] != spec.InputSize)
-            throw new ArgumentException($"{option} {path}: shape [{string.Join(", ", x.shape)}] does not fit {spec} " +
-                                        $"(expected [N, {spec.InputSize}] or [N, …] with {spec.InputSize} features per example)");
-        return x.to(dtype, device);
     }
 
     private static NtkOutput ParseOutput(bool full, bool trace, bool diagonal)

@@ -19,44 +19,28 @@ internal static class TensorBytes
 
     /// <summary>
     /// Reads <paramref name="count"/> elements of <paramref name="dtype"/> from <paramref name="source"/> into a new 1-D
-    /// CPU tensor. When <paramref name="backedBySource"/> is false (the size is declared by data that may lie, e.g. a
-    /// compressed record), memory is allocated chunk by chunk as data actually arrives, so a false size costs at most one
-    /// chunk. Throws <see cref="EndOfStreamException"/> when the stream ends early.
+    /// CPU tensor, filled chunk by chunk straight from the stream (one copy of the data in memory, also for compressed
+    /// records, which are inflated as they stream). A size declared by data that may lie (a compressed record) costs no
+    /// resident memory until data actually arrives: the buffer is allocated but not touched, and pages become resident
+    /// only as chunks are written. Throws <see cref="EndOfStreamException"/> when the stream ends early.
     /// </summary>
-    public static Tensor Read(Stream source, long count, CheckpointDType dtype, bool swap, bool backedBySource = true)
+    public static Tensor Read(Stream source, long count, CheckpointDType dtype, bool swap)
     {
         long chunkElements = ChunkBytes / dtype.ElementSize;
-        if (backedBySource || count <= chunkElements)
-        {
-            var tensor = empty(count, dtype.ScalarType);
-            try
-            {
-                for (long start = 0; start < count; start += chunkElements)
-                {
-                    using var part = tensor.narrow(0, start, Math.Min(chunkElements, count - start));
-                    Fill(source, part, dtype, swap);
-                }
-                return tensor;
-            }
-            catch
-            {
-                tensor.Dispose();
-                throw;
-            }
-        }
-        var parts = new List<Tensor>();
+        var tensor = empty(count, dtype.ScalarType);
         try
         {
             for (long start = 0; start < count; start += chunkElements)
             {
-                parts.Add(empty(Math.Min(chunkElements, count - start), dtype.ScalarType));
-                Fill(source, parts[^1], dtype, swap);
+                using var part = tensor.narrow(0, start, Math.Min(chunkElements, count - start));
+                Fill(source, part, dtype, swap);
             }
-            return cat(parts, 0);
+            return tensor;
         }
-        finally
+        catch
         {
-            foreach (var p in parts) p.Dispose();
+            tensor.Dispose();
+            throw;
         }
     }
 

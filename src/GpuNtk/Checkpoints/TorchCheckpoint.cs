@@ -129,7 +129,7 @@ public static class TorchCheckpoint
             throw zip.Error($"record '{zip.Prefix}{record}' has {length} bytes but the pickle declares {storage.Count} " +
                             $"{storage.DType} elements ({expected} bytes)");
         using var stream = zip.OpenRecord(record);
-        var tensor = TensorBytes.Read(stream, storage.Count, storage.DType, TensorBytes.NeedsSwap(zip.BigEndian), zip.IsStored(record));
+        var tensor = TensorBytes.Read(stream, storage.Count, storage.DType, TensorBytes.NeedsSwap(zip.BigEndian));
         loaded[storage.Key] = tensor;
         return tensor;
     }

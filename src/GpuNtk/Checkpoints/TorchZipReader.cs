@@ -72,16 +72,6 @@ internal sealed class TorchZipReader : IDisposable
     public long RecordLength(string name) => Entry(name).Length;
 
     /// <summary>
-    /// True when the record is stored uncompressed (as torch.save writes them), so that its declared length is backed by
-    /// bytes actually present in the file; a compressed record's length is only a claim until it is read.
-    /// </summary>
-    public bool IsStored(string name)
-    {
-        var entry = Entry(name);
-        return entry.Length == entry.CompressedLength;
-    }
-
-    /// <summary>
     /// Opens record <paramref name="name"/>; reading it to the end verifies its CRC-32. Errors while reading surface as
     /// <see cref="CheckpointFormatException"/>.
     /// </summary>

@@ -33,29 +33,9 @@ public static partial class NpyFile
     /// <summary>Parses the bytes of a .npy file.</summary>
     public static Tensor Parse(byte[] bytes)
     {
-        if (bytes.Length < 10 || !bytes.AsSpan(0, 6).SequenceEqual(s_magic)) throw new FormatException("bad magic (not a .npy file)");
-        int major = bytes[6];
-        int headerLen, headerStart;
-        if (major == 1) { headerLen = BinaryPrimitives.ReadUInt16LittleEndian(bytes.AsSpan(8)); headerStart = 10; }
-        else if (major is 2 or 3)
-        {
-            if (bytes.Length < 12) throw new FormatException("truncated header");
-            uint len = BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(8));
-            if (len > int.MaxValue) throw new FormatException("header too long");
-            headerLen = (int)len; headerStart = 12;
-        }
-        else throw new FormatException($"unsupported format version {major}");
-        if ((long)headerStart + headerLen > bytes.Length) throw new FormatException("truncated header");
-        string header = (major == 3 ? Encoding.UTF8 : Encoding.Latin1).GetString(bytes, headerStart, headerLen);
-
-        var descr = DescrRegex().Match(header);
-        var order = FortranRegex().Match(header);
-        var shapeMatch = ShapeRegex().Match(header);
-        if (!descr.Success || !order.Success || !shapeMatch.Success) throw new FormatException($"malformed header {header.Trim()}");
-        var (dtype, itemSize) = DType(descr.Groups[1].Value);
-        bool fortran = order.Groups[1].Value == "True";
-        long[] shape = ParseShape(shapeMatch.Groups[1].Value);
-        long dataStart = headerStart + headerLen;
+        var h = ParseHeader(bytes);
+        var (dtype, itemSize, shape, fortran) = (h.DType, h.ItemSize, h.Shape, h.FortranOrder);
+        long dataStart = h.DataOffset;
         // Compare exactly so an absurd header (2⁶², 2³²·2³²·2³²) is a clear error, not an overflow or a huge allocation.
         var declared = shape.Aggregate(System.Numerics.BigInteger.One, (a, d) => a * d) * itemSize;
         if (declared != bytes.Length - dataStart)
@@ -85,32 +65,43 @@ public static partial class NpyFile
     public static byte[] Serialize(Tensor tensor)
     {
         using var host = tensor.detach().cpu().contiguous();
-        string descr = host.dtype switch
-        {
-            ScalarType.Float64 => "<f8", ScalarType.Float32 => "<f4", ScalarType.Float16 => "<f2",
-            ScalarType.Int64 => "<i8", ScalarType.Int32 => "<i4", ScalarType.Int16 => "<i2", ScalarType.Int8 => "|i1",
-            ScalarType.Byte => "|u1", ScalarType.Bool => "|b1",
-            _ => throw new ArgumentException($"dtype {host.dtype} has no .npy equivalent; convert to float32 or float64 first"),
-        };
-        string shape = host.shape.Length switch
-        {
-            0 => "()",
-            1 => $"({host.shape[0]},)",
-            _ => "(" + string.Join(", ", host.shape) + ")",
-        };
-        string dict = $"{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}";
-        int unpadded = 10 + dict.Length + 1;
-        int pad = (64 - unpadded % 64) % 64;
-        string header = dict + new string(' ', pad) + "\n";
+        var header = HeaderBytes(host.dtype, host.shape);
         var data = host.bytes;
-        var result = new byte[10 + header.Length + data.Length];
-        s_magic.CopyTo(result, 0);
-        result[6] = 1;
-        result[7] = 0;
-        BinaryPrimitives.WriteUInt16LittleEndian(result.AsSpan(8), (ushort)header.Length);
-        Encoding.Latin1.GetBytes(header, result.AsSpan(10));
-        data.CopyTo(result.AsSpan(10 + header.Length));
+        var result = new byte[header.Length + data.Length];
+        header.CopyTo(result, 0);
+        data.CopyTo(result.AsSpan(header.Length));
         return result;
+    }
+
+    /// <summary>The header of a .npy file: element type, shape, order and where the data starts.</summary>
+    public sealed record Header(ScalarType DType, int ItemSize, long[] Shape, bool FortranOrder, long DataOffset)
+    {
+        /// <summary>Elements the header declares.</summary>
+        public long Count => Shape.Aggregate(1L, (a, d) => checked(a * d));
+    }
+
+    /// <summary>Reads only the header of <paramref name="path"/> (for files too large to read whole).</summary>
+    public static Header ReadHeader(string path)
+    {
+        if (!File.Exists(path)) throw new FileNotFoundException($"{path}: no such .npy file", path);
+        using var stream = File.Open(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        var start = new byte[12];
+        int got = stream.ReadAtLeast(start, start.Length, throwOnEndOfStream: false);
+        try
+        {
+            if (got < 10) throw new FormatException("truncated header");
+            long length = start[6] == 1 ? 10 + BinaryPrimitives.ReadUInt16LittleEndian(start.AsSpan(8))
+                : got == 12 ? 12 + (long)BinaryPrimitives.ReadUInt32LittleEndian(start.AsSpan(8)) : 0;
+            if (length > 1 << 24) throw new FormatException("header too long");
+            var bytes = new byte[Math.Max(length, 10)];
+            stream.Position = 0;
+            stream.ReadAtLeast(bytes, bytes.Length, throwOnEndOfStream: false);
+            return ParseHeader(bytes);
+        }
+        catch (FormatException e)
+        {
+            throw new FormatException($"{path}: not a readable .npy file: {e.Message}", e);
+        }
     }
 
     private static long[] ParseShape(string text)
@@ -120,6 +111,66 @@ public static partial class NpyFile
         return parts.Select(p => long.TryParse(p.TrimEnd('L'), NumberStyles.None, CultureInfo.InvariantCulture, out long d)
             ? d
             : throw new FormatException($"shape entry '{p}' is not a dimension (a non-negative integer below 2⁶³)")).ToArray();
+    }
+
+    private static Header ParseHeader(byte[] bytes)
+    {
+        if (bytes.Length < 10 || !bytes.AsSpan(0, 6).SequenceEqual(s_magic)) throw new FormatException("bad magic (not a .npy file)");
+        int major = bytes[6];
+        int headerLen, headerStart;
+        if (major == 1) { headerLen = BinaryPrimitives.ReadUInt16LittleEndian(bytes.AsSpan(8)); headerStart = 10; }
+        else if (major is 2 or 3)
+        {
+            if (bytes.Length < 12) throw new FormatException("truncated header");
+            uint len = BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(8));
+            if (len > int.MaxValue) throw new FormatException("header too long");
+            headerLen = (int)len; headerStart = 12;
+        }
+        else throw new FormatException($"unsupported format version {major}");
+        if ((long)headerStart + headerLen > bytes.Length) throw new FormatException("truncated header");
+        string header = (major == 3 ? Encoding.UTF8 : Encoding.Latin1).GetString(bytes, headerStart, headerLen);
+
+        var descr = DescrRegex().Match(header);
+        var order = FortranRegex().Match(header);
+        var shapeMatch = ShapeRegex().Match(header);
+        if (!descr.Success || !order.Success || !shapeMatch.Success) throw new FormatException($"malformed header {header.Trim()}");
+        var (dtype, itemSize) = DType(descr.Groups[1].Value);
+        long[] shape = ParseShape(shapeMatch.Groups[1].Value);
+        if (shape.Aggregate(System.Numerics.BigInteger.One, (a, d) => a * d) * itemSize > long.MaxValue)
+            throw new FormatException($"shape ({string.Join(", ", shape)}) declares more than 2⁶³ bytes");
+        return new Header(dtype, itemSize, shape, order.Groups[1].Value == "True", headerStart + headerLen);
+    }
+
+    /// <summary>
+    /// The header bytes (format 1.0, padded to 64 bytes) of a C-order file of <paramref name="dtype"/> and
+    /// <paramref name="shape"/>; the data follows directly.
+    /// </summary>
+    public static byte[] HeaderBytes(ScalarType dtype, long[] shape)
+    {
+        string descr = dtype switch
+        {
+            ScalarType.Float64 => "<f8", ScalarType.Float32 => "<f4", ScalarType.Float16 => "<f2",
+            ScalarType.Int64 => "<i8", ScalarType.Int32 => "<i4", ScalarType.Int16 => "<i2", ScalarType.Int8 => "|i1",
+            ScalarType.Byte => "|u1", ScalarType.Bool => "|b1",
+            _ => throw new ArgumentException($"dtype {dtype} has no .npy equivalent; convert to float32 or float64 first"),
+        };
+        string shapeText = shape.Length switch
+        {
+            0 => "()",
+            1 => $"({shape[0]},)",
+            _ => "(" + string.Join(", ", shape) + ")",
+        };
+        string dict = $"{{'descr': '{descr}', 'fortran_order': False, 'shape': {shapeText}, }}";
+        int unpadded = 10 + dict.Length + 1;
+        int pad = (64 - unpadded % 64) % 64;
+        string header = dict + new string(' ', pad) + "\n";
+        var result = new byte[10 + header.Length];
+        s_magic.CopyTo(result, 0);
+        result[6] = 1;
+        result[7] = 0;
+        BinaryPrimitives.WriteUInt16LittleEndian(result.AsSpan(8), (ushort)header.Length);
+        Encoding.Latin1.GetBytes(header, result.AsSpan(10));
+        return result;
     }
 
     private static (ScalarType, int) DType(string descr) => descr switch

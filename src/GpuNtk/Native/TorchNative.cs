@@ -65,6 +65,7 @@ public static class TorchNative
             CudaInitialized = torch.TryInitializeDeviceType(DeviceType.CUDA) && torch.cuda.is_available();
             Devices.PrecisionSettings.SetTf32(false);
         }
+        LibTorchContext.DisableNnpack(); // outside the lock: LibTorchContext's initializer calls EnsureLoaded
     }
 
     /// <summary>Whether the CUDA backend loaded and a device is visible.</summary>

@@ -42,11 +42,11 @@ public sealed class Conv2dLayer : nn.Module<Tensor, Tensor>, IParameterizedLayer
     public override Tensor forward(Tensor x)
     {
         if (Parameterization == Parameterization.Standard)
-            return nn.functional.conv2d(x, weight, bias, strides: [Stride, Stride], padding: [Padding, Padding]);
+            return OneDnnSafeConv2d.Apply(x, weight, bias, Stride, Padding);
         // Scaling the (small) kernel is cheaper than scaling the (large) output.
         using var w = weight * WeightMultiplier;
         using var b = bias * BiasMultiplier;
-        return nn.functional.conv2d(x, w, b, strides: [Stride, Stride], padding: [Padding, Padding]);
+        return OneDnnSafeConv2d.Apply(x, w, b, Stride, Padding);
     }
 
     public void Initialize(Generator generator)

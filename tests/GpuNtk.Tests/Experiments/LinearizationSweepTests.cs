@@ -107,6 +107,6 @@ public sealed class LinearizationSweepTests
         Directory.CreateDirectory(Path.Combine(withCifar.Path, Cifar10Format.DirectoryName));
         Assert.That(DataSourceChoice.Resolve("auto", withCifar.Path), Is.EqualTo(DataSource.Cifar10));
         Assert.That(DataSourceChoice.Resolve("synthetic", withCifar.Path), Is.EqualTo(DataSource.Synthetic));
-        Assert.That(() => DataSourceChoice.Resolve("imagenet", _dir.Path), Throws.ArgumentException.With.Message.Contains("cifar10, synthetic"));
+        Assert.That(() => DataSourceChoice.Resolve("imagenet", _dir.Path), Throws.ArgumentException.With.Message.Contains("use cifar10, synthetic"));
     }
 }

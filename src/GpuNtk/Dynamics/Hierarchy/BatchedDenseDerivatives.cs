@@ -16,37 +16,37 @@ internal sealed class BatchedDenseDerivatives(DenseNetworkPlan plan) : IPerExamp
     public long BytesPerRow(int derivativeOrder) =>
         Parameters.Count * plan.Network.DType.ElementSize() * derivativeOrder switch { <= 1 => 4, 2 => 10, _ => 22 };
 
-    public Tensor Outputs(Tensor x)
+    public Tensor Outputs(Tensor x, Tensor? output = null)
     {
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
-        return plan.ScalarOutput(plan.Network.forward(x).reshape(x.shape[0], -1)).MoveToOuterDisposeScope();
+        return OutputSelection.Select(plan.Network.forward(x), output).MoveToOuterDisposeScope();
     }
 
-    public Tensor Gradients(Tensor x)
+    public Tensor Gradients(Tensor x, Tensor? output = null)
     {
         using var scope = NewDisposeScope();
         var leaves = Leaves(x.shape[0]);
-        var f = Forward(x, leaves);
+        var f = Forward(x, output, leaves);
         return Grad(f.sum(), leaves, createGraph: false, x.shape[0]).MoveToOuterDisposeScope();
     }
 
-    public Tensor HessianVectorProducts(Tensor x, Tensor v)
+    public Tensor HessianVectorProducts(Tensor x, Tensor v, Tensor? output = null)
     {
         using var scope = NewDisposeScope();
         long r = x.shape[0];
         var leaves = Leaves(r);
-        var g = GradParts(Forward(x, leaves).sum(), leaves, createGraph: true);
+        var g = GradParts(Forward(x, output, leaves).sum(), leaves, createGraph: true);
         var s = Dot(g, Parameters.Split(v));
         return Grad(s, leaves, createGraph: false, r).MoveToOuterDisposeScope();
     }
 
-    public Tensor ThirdDerivatives(Tensor x, Tensor u, Tensor v)
+    public Tensor ThirdDerivatives(Tensor x, Tensor u, Tensor v, Tensor? output = null)
     {
         using var scope = NewDisposeScope();
         long r = x.shape[0];
         var leaves = Leaves(r);
-        var g = GradParts(Forward(x, leaves).sum(), leaves, createGraph: true);
+        var g = GradParts(Forward(x, output, leaves).sum(), leaves, createGraph: true);
         var hu = GradParts(Dot(g, Parameters.Split(u)), leaves, createGraph: true);
         return Grad(Dot(hu, Parameters.Split(v)), leaves, createGraph: false, r).MoveToOuterDisposeScope();
     }
@@ -60,7 +60,7 @@ internal sealed class BatchedDenseDerivatives(DenseNetworkPlan plan) : IPerExamp
         return leaf.requires_grad_(true);
     }).ToArray();
 
-    private Tensor Forward(Tensor x, Tensor[] leaves) => plan.Replay(x, (d, a) =>
+    private Tensor Forward(Tensor x, Tensor? output, Tensor[] leaves) => plan.Replay(x, output, (d, a) =>
     {
         var z = d.Weight is { } w
             ? bmm(leaves[w], a.unsqueeze(2)).squeeze(2)

@@ -82,9 +82,9 @@ internal sealed class DenseNetworkPlan
     /// <summary>
     /// Replays the network on <paramref name="x"/> <c>[R, …]</c>: flatten and activation steps as the network does them,
     /// every dense step by <paramref name="dense"/>(step, its input) — where each backend puts its own parameters or
-    /// perturbations. Returns the scalar output <c>[R]</c>.
+    /// perturbations. Returns output <c>output[r]</c> of row r, <c>[R]</c> (<see cref="SelectOutput"/>).
     /// </summary>
-    public Tensor Replay(Tensor x, Func<DenseStep, Tensor, Tensor> dense)
+    public Tensor Replay(Tensor x, Tensor? output, Func<DenseStep, Tensor, Tensor> dense)
     {
         long r = x.shape[0];
         var a = x;
@@ -98,7 +98,7 @@ internal sealed class DenseNetworkPlan
                 _ => throw new InvalidOperationException($"unknown plan step {step}"),
             };
         }
-        return ScalarOutput(a);
+        return SelectOutput(a, output);
     }
 
     /// <summary>The activation, spelled out so that derivatives of every order are differentiable again.</summary>
@@ -108,11 +108,6 @@ internal sealed class DenseNetworkPlan
         _ => ActivationLayer.Apply(kind, x),
     };
 
-    /// <summary>Checks the output is one number per example and returns it as <c>[R]</c>.</summary>
-    public Tensor ScalarOutput(Tensor a)
-    {
-        if (a.dim() != 2 || a.shape[1] != 1)
-            throw new ArgumentException($"the neural tangent hierarchy needs a scalar-output network (out=1); {Network.Spec} has {a.shape[^1]} outputs");
-        return a.reshape(a.shape[0]);
-    }
+    /// <summary>Row r's output <c>output[r]</c> of <c>[R, O]</c> as <c>[R]</c> (<see cref="OutputSelection"/>).</summary>
+    public static Tensor SelectOutput(Tensor a, Tensor? output) => OutputSelection.Select(a, output);
 }

@@ -4,7 +4,7 @@ using static TorchSharp.torch;
 namespace GpuNtk.Dynamics.Hierarchy;
 
 /// <summary>
-/// Per-example derivatives of any scalar-output module, one autograd graph per row (double/triple backward through
+/// Per-example derivatives of any module (any output count, <see cref="OutputSelection"/>), one autograd graph per row (double/triple backward through
 /// the module itself). Works for every architecture; slow (R separate passes). The fallback behind
 /// <see cref="PerExampleDerivatives.For"/>, and an independent cross-check of the batched backend.
 /// </summary>
@@ -16,34 +16,29 @@ internal sealed class LoopedModuleDerivatives(nn.Module<Tensor, Tensor> model) :
 
     public long BytesPerRow(int derivativeOrder) => Parameters.Count * _params[0].dtype.ElementSize() * 4;
 
-    public Tensor Outputs(Tensor x)
+    public Tensor Outputs(Tensor x, Tensor? output = null)
     {
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
-        var y = model.forward(x);
-        if (y.numel() != x.shape[0])
-            throw new ArgumentException($"the neural tangent hierarchy needs a scalar-output model; got outputs of shape [{string.Join(", ", y.shape)}] for {x.shape[0]} inputs");
-        return y.reshape(x.shape[0]).MoveToOuterDisposeScope();
+        return OutputSelection.Select(model.forward(x), output).MoveToOuterDisposeScope();
     }
 
-    public Tensor Gradients(Tensor x) => Rows(x, (f, _) => Grad(f, createGraph: false));
+    public Tensor Gradients(Tensor x, Tensor? output = null) => Rows(x, output, (f, _) => Grad(f, createGraph: false));
 
-    public Tensor HessianVectorProducts(Tensor x, Tensor v) =>
-        Rows(x, (f, r) => Grad(Dot(Grad(f, createGraph: true), v[r]), createGraph: false));
+    public Tensor HessianVectorProducts(Tensor x, Tensor v, Tensor? output = null) =>
+        Rows(x, output, (f, r) => Grad(Dot(Grad(f, createGraph: true), v[r]), createGraph: false));
 
-    public Tensor ThirdDerivatives(Tensor x, Tensor u, Tensor v) =>
-        Rows(x, (f, r) => Grad(Dot(Grad(Dot(Grad(f, createGraph: true), u[r]), createGraph: true), v[r]), createGraph: false));
+    public Tensor ThirdDerivatives(Tensor x, Tensor u, Tensor v, Tensor? output = null) =>
+        Rows(x, output, (f, r) => Grad(Dot(Grad(Dot(Grad(f, createGraph: true), u[r]), createGraph: true), v[r]), createGraph: false));
 
-    private Tensor Rows(Tensor x, Func<Tensor, long, Tensor> row)
+    private Tensor Rows(Tensor x, Tensor? output, Func<Tensor, long, Tensor> row)
     {
         using var scope = NewDisposeScope();
         var rows = new Tensor[x.shape[0]];
         for (long r = 0; r < x.shape[0]; r++)
         {
             using var rowScope = NewDisposeScope();
-            var f = model.forward(x.narrow(0, r, 1));
-            if (f.numel() != 1)
-                throw new ArgumentException($"the neural tangent hierarchy needs a scalar-output model; got {f.numel()} outputs per example");
+            var f = OutputSelection.Select(model.forward(x.narrow(0, r, 1)), output?.narrow(0, r, 1));
             rows[r] = row(f.reshape([]), r).MoveToOuterDisposeScope();
         }
         return stack(rows).MoveToOuterDisposeScope();

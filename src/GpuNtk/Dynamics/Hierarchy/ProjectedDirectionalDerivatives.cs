@@ -12,10 +12,10 @@ internal sealed class ProjectedDirectionalDerivatives : IDirectionalDerivatives
     private readonly IPerExampleDerivatives _rows;
     private readonly Tensor _gd;
 
-    public ProjectedDirectionalDerivatives(IPerExampleDerivatives rows, Tensor directionPoints)
+    public ProjectedDirectionalDerivatives(IPerExampleDerivatives rows, Tensor directionPoints, Tensor directionOutputs)
     {
         _rows = rows;
-        _gd = rows.Gradients(directionPoints);
+        _gd = rows.Gradients(directionPoints, directionOutputs);
     }
 
     public long DirectionCount => _gd.shape[0];
@@ -24,14 +24,14 @@ internal sealed class ProjectedDirectionalDerivatives : IDirectionalDerivatives
 
     public long BytesPerRow(int order) => _rows.BytesPerRow(order) + DirectionCount * _gd.dtype.ElementSize();
 
-    public Tensor FirstOrder(Tensor x) => Project(_rows.Gradients(x));
+    public Tensor FirstOrder(Tensor x, Tensor o) => Project(_rows.Gradients(x, o));
 
-    public Tensor SecondOrder(Tensor x, Tensor e) => Project(_rows.HessianVectorProducts(x, _gd.index_select(0, e)));
+    public Tensor SecondOrder(Tensor x, Tensor o, Tensor e) => Project(_rows.HessianVectorProducts(x, _gd.index_select(0, e), o));
 
-    public Tensor ThirdOrder(Tensor x, Tensor k, Tensor l) =>
-        Project(_rows.ThirdDerivatives(x, _gd.index_select(0, k), _gd.index_select(0, l)));
+    public Tensor ThirdOrder(Tensor x, Tensor o, Tensor k, Tensor l) =>
+        Project(_rows.ThirdDerivatives(x, _gd.index_select(0, k), _gd.index_select(0, l), o));
 
-    public Tensor[] HessianVectorProducts(Tensor x, Tensor d) => [_rows.HessianVectorProducts(x, _gd.index_select(0, d))];
+    public Tensor[] HessianVectorProducts(Tensor x, Tensor o, Tensor d) => [_rows.HessianVectorProducts(x, _gd.index_select(0, d), o)];
 
     public Tensor HessianVectorGram(Tensor[] left, Tensor[] right) => left[0].matmul(right[0].t());
 

@@ -4,7 +4,8 @@ using static TorchSharp.torch;
 namespace GpuNtk.Dynamics.Hierarchy;
 
 /// <summary>
-/// Directional derivatives of a fully connected network that never form a P-sized object per row.
+/// Directional derivatives of a fully connected network that never form a P-sized object per row. A point is an
+/// (example, output) pair: δ_d backpropagates from output o_d, so g_d stays rank one per layer.
 /// <para>
 /// A direction g_d = ∇θ f(x_d) restricted to dense layer l (z = w·W a + β·b) is rank one: w·δ_d a_dᵀ for W and β·δ_d
 /// for b, with a_d the layer's input and δ_d = ∂f/∂z at x_d. Moving θ by Σ_d ξ_d g_d therefore changes the layer's
@@ -33,7 +34,7 @@ internal sealed class StructuredDenseDirectionalDerivatives : IDirectionalDeriva
         public double B2 => Step.Bias is null ? 0 : Step.Layer.BiasMultiplier * Step.Layer.BiasMultiplier;
     }
 
-    public StructuredDenseDirectionalDerivatives(DenseNetworkPlan plan, Tensor directionPoints)
+    public StructuredDenseDirectionalDerivatives(DenseNetworkPlan plan, Tensor directionPoints, Tensor directionOutputs)
     {
         _plan = plan;
         _m = directionPoints.shape[0];
@@ -44,7 +45,7 @@ internal sealed class StructuredDenseDirectionalDerivatives : IDirectionalDeriva
         // One ordinary forward/backward over the direction points gives every layer's factors.
         var inputs = new List<Tensor>();
         var zs = new List<Tensor>();
-        var f = plan.Replay(directionPoints, (d, a) =>
+        var f = plan.Replay(directionPoints, directionOutputs, (d, a) =>
         {
             var z = a.matmul(d.Layer.weight.t()).mul(d.Layer.WeightMultiplier).add(d.Layer.bias, alpha: d.Layer.BiasMultiplier);
             if (d.Trainable)
@@ -73,39 +74,39 @@ internal sealed class StructuredDenseDirectionalDerivatives : IDirectionalDeriva
 
     public long BytesPerRow(int order) => (WidthSum * (12 + 10 * order) + _m * (4 + 4 * order)) * _dtype.ElementSize();
 
-    public Tensor FirstOrder(Tensor x)
+    public Tensor FirstOrder(Tensor x, Tensor o)
     {
         using var scope = NewDisposeScope();
         var xi = Coordinates(x.shape[0]);
-        return Grad(Forward(x, xi, null, null).sum(), xi, createGraph: false).MoveToOuterDisposeScope();
+        return Grad(Forward(x, o, xi, null, null).sum(), xi, createGraph: false).MoveToOuterDisposeScope();
     }
 
-    public Tensor SecondOrder(Tensor x, Tensor e)
+    public Tensor SecondOrder(Tensor x, Tensor o, Tensor e)
     {
         using var scope = NewDisposeScope();
         var xi = Coordinates(x.shape[0]);
-        var j = Grad(Forward(x, xi, null, null).sum(), xi, createGraph: true);
+        var j = Grad(Forward(x, o, xi, null, null).sum(), xi, createGraph: true);
         return Grad(Pick(j, e), xi, createGraph: false).MoveToOuterDisposeScope();
     }
 
-    public Tensor ThirdOrder(Tensor x, Tensor k, Tensor l)
+    public Tensor ThirdOrder(Tensor x, Tensor o, Tensor k, Tensor l)
     {
         using var scope = NewDisposeScope();
         var xi = Coordinates(x.shape[0]);
-        var j = Grad(Forward(x, xi, null, null).sum(), xi, createGraph: true);
+        var j = Grad(Forward(x, o, xi, null, null).sum(), xi, createGraph: true);
         var b = Grad(Pick(j, k), xi, createGraph: true);
         return Grad(Pick(b, l), xi, createGraph: false).MoveToOuterDisposeScope();
     }
 
     /// <summary>Per trainable layer, four tensors: δ <c>[R, out]</c>, a <c>[R, in]</c>, δ̇ <c>[R, out]</c>, ȧ <c>[R, in]</c>.</summary>
-    public Tensor[] HessianVectorProducts(Tensor x, Tensor d)
+    public Tensor[] HessianVectorProducts(Tensor x, Tensor o, Tensor d)
     {
         using var scope = NewDisposeScope();
         long r = x.shape[0];
         var xi = Coordinates(r);
         var zs = new List<Tensor>();
         var ins = new List<Tensor>();
-        var f = Forward(x, xi, zs, ins);
+        var f = Forward(x, o, xi, zs, ins);
         var signals = autograd.grad([f.sum()], zs, retain_graph: true, create_graph: true, allow_unused: true)
                               .Select((g, i) => g is { IsInvalid: false } ? g : zeros_like(zs[i])).ToArray();
         // Forward-mode along ξ_{r, d_r} by the double-backward trick: q = ∂⟨u, y⟩/∂ξ is linear in the dummies u, and
@@ -166,11 +167,11 @@ internal sealed class StructuredDenseDirectionalDerivatives : IDirectionalDeriva
     private Tensor Coordinates(long rows) => zeros(rows, _m, _dtype, _layers.First(l => l is not null)!.Signals.device).requires_grad_(true);
 
     /// <summary>f(x_r; θ + Σ_d ξ_{r,d} g_d); collects each trainable layer's pre-activation and input when asked.</summary>
-    private Tensor Forward(Tensor x, Tensor xi, List<Tensor>? zs, List<Tensor>? ins)
+    private Tensor Forward(Tensor x, Tensor o, Tensor xi, List<Tensor>? zs, List<Tensor>? ins)
     {
         long r = x.shape[0];
         int li = 0;
-        return _plan.Replay(x, (d, a) =>
+        return _plan.Replay(x, o, (d, a) =>
         {
             var z = a.matmul(d.Layer.weight.detach().t()).mul(d.Layer.WeightMultiplier)
                      .add(d.Layer.bias.detach(), alpha: d.Layer.BiasMultiplier);

@@ -2,9 +2,9 @@ namespace GpuNtk.Experiments.Hierarchy;
 
 /// <summary>
 /// One observation: at time t, the hierarchy truncated at p against the real network (width, seed).
-/// <see cref="OutputError"/> = ‖f_p(t) − f(t)‖₂/√|A| over the probes A (train ∪ test);
-/// <see cref="NtkError"/> = ‖Θ_p(t) − Θ_t‖_F / ‖Θ_0‖_F on A × T; <see cref="NtkChange"/> = ‖Θ_t − Θ_0‖_F / ‖Θ_0‖_F;
-/// <see cref="Loss"/> = the real network's training loss 1/(2n)·Σ(f − y)².
+/// <see cref="OutputError"/> = ‖f_p(t) − f(t)‖₂/√(|A|·O) over the probes A (train ∪ test) and the O outputs;
+/// <see cref="NtkError"/> = ‖Θ_p(t) − Θ_t‖_F / ‖Θ_0‖_F on A × T (full over outputs when O &gt; 1);
+/// <see cref="NtkChange"/> = ‖Θ_t − Θ_0‖_F / ‖Θ_0‖_F; <see cref="Loss"/> = the real network's training loss 1/(2·n·O)·‖f − y‖².
 /// </summary>
 public sealed record NthObservation(long Width, int Seed, int Order, double Time, double Loss, double OutputError, double NtkError, double NtkChange);
 

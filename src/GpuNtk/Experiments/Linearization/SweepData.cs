@@ -15,35 +15,35 @@ public sealed record SweepData(Tensor TrainInputs, Tensor TrainTargets, Tensor T
     public long Outputs => TrainTargets.shape[1];
 
     /// <summary>
-    /// A two-class subset of CIFAR-10 or of the synthetic CIFAR-format set, read and standardised by the trainer's
-    /// <see cref="DatasetLoader"/> (seeded subsets, per-channel statistics of the training examples), then prepared as in
-    /// Lee et al. (2019): optionally average-pooled to <paramref name="imageSize"/>², flattened, each input scaled to
-    /// ‖x‖ = √d, and one output with target −1 for the first class and +1 for the second.
+    /// A two-class subset of an image set (CIFAR-10, the synthetic CIFAR-format set, MNIST, Fashion-MNIST), read and
+    /// standardised by the trainer's <see cref="DatasetLoader"/> (seeded subsets, per-channel statistics of the training
+    /// examples), then prepared as in Lee et al. (2019): optionally average-pooled to <paramref name="imageSize"/>²,
+    /// flattened, each input scaled to ‖x‖ = √d, and one output with target −1 for the first class and +1 for the second.
     /// </summary>
     /// <param name="options">Source, folder, the two classes, sizes and seed (targets and flattening are set here).</param>
-    /// <param name="imageSize">Side of the images fed to the FCN: 32 (as stored) or a divisor of 32 (average pooling).</param>
+    /// <param name="imageSize">Side of the images fed to the FCN: the stored side (32, or 28 for MNIST) or a divisor of it (average pooling).</param>
     public static SweepData Load(DataOptions options, int imageSize, ScalarType dtype, Device device, ILogger? logger = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         CheckClasses(options);
-        CheckImageSize(imageSize);
         using var prepared = DatasetLoader.Load(options with { Targets = TargetEncoding.Signed, Flatten = false }, 1, dtype, device, logger);
         return FromPrepared(prepared, imageSize);
     }
 
-    /// <summary>The preparation of <see cref="Load"/> applied to already loaded images <c>[N, 3, 32, 32]</c> with ±1 targets <c>[N, 1]</c>.</summary>
+    /// <summary>The preparation of <see cref="Load"/> applied to already loaded images <c>[N, C, H, H]</c> with ±1 targets <c>[N, 1]</c>.</summary>
     public static SweepData FromPrepared(PreparedData data, int imageSize)
     {
         ArgumentNullException.ThrowIfNull(data);
         CheckClasses(data.Options);
-        CheckImageSize(imageSize);
         if (data.Train.Inputs.dim() != 4 || data.Train.Outputs != 1)
-            throw new ArgumentException("the sweep prepares unflattened images [N, 3, 32, 32] with one ±1 target: load them with Flatten = false, " +
+            throw new ArgumentException("the sweep prepares unflattened images [N, C, H, W] with one ±1 target: load them with Flatten = false, " +
                                         "outputs 1 and TargetEncoding.Signed");
+        int side = (int)data.Train.Inputs.shape[^1];
+        CheckImageSize(imageSize, side);
         using var scope = NewDisposeScope();
         Tensor Features(Tensor images)
         {
-            int pool = Cifar10Format.ImageSize / imageSize;
+            int pool = side / imageSize;
             var x = pool > 1 ? nn.functional.avg_pool2d(images, pool) : images;
             x = x.reshape(x.shape[0], -1).to(ScalarType.Float64);
             // Equal input norms make Θ(x, x) the same for every example, as in the paper's experiments.
@@ -53,9 +53,9 @@ public sealed record SweepData(Tensor TrainInputs, Tensor TrainTargets, Tensor T
         var xTrain = Features(data.Train.Inputs);
         var xTest = Features(data.Test.Inputs);
         long d = xTrain.shape[1];
-        var names = data.Options.Classes!.Select(c => data.Options.Source == DataSource.Cifar10 ? Cifar10Format.ClassNames[c] : $"class {c}");
+        var names = data.Options.Classes!.Select(c => data.Options.Source == DataSource.Synthetic ? $"class {c}" : DataOptions.ClassNames(data.Options.Source)[c]);
         string description = data.Describe() + $"; {string.Join(" (−1) vs ", names)} (+1)" +
-                             (imageSize < Cifar10Format.ImageSize ? $", average-pooled to 3×{imageSize}×{imageSize}" : "") +
+                             (imageSize < side ? $", average-pooled to {data.Train.Inputs.shape[1]}×{imageSize}×{imageSize}" : "") +
                              $", flattened, ‖x‖ = √{d}";
         return new SweepData(xTrain, data.Train.Targets.clone().MoveToOuterDisposeScope(), xTest, data.Test.Targets.clone().MoveToOuterDisposeScope(),
             description);
@@ -85,9 +85,10 @@ public sealed record SweepData(Tensor TrainInputs, Tensor TrainTargets, Tensor T
                                         $"{(options.Classes is null ? "all ten classes" : string.Join(",", options.Classes))}; give two, e.g. --classes airplane,automobile");
     }
 
-    private static void CheckImageSize(int imageSize)
+    private static void CheckImageSize(int imageSize, int side)
     {
-        if (imageSize < 1 || imageSize > Cifar10Format.ImageSize || Cifar10Format.ImageSize % imageSize != 0)
-            throw new ArgumentException($"--image-size {imageSize}: must divide 32 (32 keeps the images as stored; 16, 8, 4, 2, 1 average-pool them)");
+        if (imageSize < 1 || imageSize > side || side % imageSize != 0)
+            throw new ArgumentException($"--image-size {imageSize}: must divide the images' side {side} ({side} keeps them as stored; " +
+                                        $"{string.Join(", ", Enumerable.Range(1, side - 1).Where(s => side % s == 0).Reverse())} average-pool them)");
     }
 }

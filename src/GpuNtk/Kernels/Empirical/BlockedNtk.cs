@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using GpuNtk.Kernels.Sharding;
+using GpuNtk.Kernels.Sinks;
 using static TorchSharp.torch;
 
 namespace GpuNtk.Kernels.Empirical;
@@ -23,8 +25,7 @@ internal static class BlockedNtk
     public static Tensor Assemble(NtkWorkerSet workers, Tensor x1, Tensor? x2, long outputs, NtkOptions options)
     {
         long n1 = x1.shape[0], n2 = x2?.shape[0] ?? n1;
-        var sizing = workers.Workers[0].Kernel;
-        long tile = TileSize(sizing, Math.Max(n1, n2), options, workers.Workers.Count, symmetric: x2 is null);
+        long tile = TileSize(workers.Workers[0].Kernel, Math.Max(n1, n2), options, workers.Workers.Count, symmetric: x2 is null);
         var device = options.AssembleOnHost ? CPU : x1.device;
         var watch = Stopwatch.StartNew();
 
@@ -49,30 +50,39 @@ internal static class BlockedNtk
             return diag;
         }
 
-        long[] resultShape = options.Output == NtkOutput.Full ? [n1, n2, outputs, outputs] : [n1, n2];
-        var theta = empty(resultShape, x1.dtype, device);
-        var rows = Starts(n1, tile);
-        var cols = x2 is null ? rows : Starts(n2, tile);
-        bool symmetric = x2 is null;
-        var blocks = new List<(int Row, int Column)>();
-        for (int p = 0; p < rows.Count; p++)
-            for (int q = symmetric ? p : 0; q < cols.Count; q++)
-                blocks.Add((p, q));
-        bool cacheColumns = cols.Count > 1 && n2 * sizing.FeatureBytesPerExample <= options.MemoryBudgetBytes / 2;
-        var queue = new BlockQueue(blocks.Count, workers.Workers.Count, options);
-        RunOrRelease(theta, () => workers.Run(w => RunBlocks(w, queue, blocks, rows, cols, symmetric, cacheColumns, theta, options.Output, workers.Stop)));
-        queue.LogDistribution(options.Logger, workers.Workers, watch.Elapsed);
-        return theta;
+        var layout = new KernelLayout(new KernelTiling(n1, n2, tile, symmetric: x2 is null),
+            options.Output == NtkOutput.Full ? outputs : null, x1.dtype, Parameters: "");
+        using var sink = new MemoryKernelSink(layout, device);
+        Fill(workers, sink, Shard.Single, options);
+        return sink.TakeResult();
     }
 
     /// <summary>
-    /// One worker's loop: takes blocks until the queue is empty. It keeps the features of its current row tile and,
+    /// Computes <paramref name="shard"/>'s tiles of the sink's tiling that the sink does not hold yet, spread over the
+    /// workers, and writes each block to the sink (which mirrors off-diagonal tiles of a symmetric kernel).
+    /// </summary>
+    public static TileRunSummary Fill(NtkWorkerSet workers, IKernelSink sink, Shard shard, NtkOptions options)
+    {
+        var tiling = sink.Layout.Tiling;
+        var mine = tiling.For(shard);
+        var todo = mine.Where(t => !sink.Contains(t)).ToList();
+        var sizing = workers.Workers[0].Kernel;
+        long columnTiles = (tiling.N2 + tiling.TileSize - 1) / tiling.TileSize;
+        bool cacheColumns = columnTiles > 1 && tiling.N2 * sizing.FeatureBytesPerExample <= options.MemoryBudgetBytes / 2;
+        var watch = Stopwatch.StartNew();
+        var queue = new BlockQueue(todo.Count, workers.Workers.Count, options);
+        workers.Run(w => RunBlocks(w, queue, todo, tiling.Symmetric, cacheColumns, sink, options.Output, workers.Stop));
+        queue.LogDistribution(options.Logger, workers.Workers, watch.Elapsed);
+        return new TileRunSummary(todo.Count, mine.Count - todo.Count);
+    }
+
+    /// <summary>
+    /// One worker's loop: takes tiles until the queue is empty. It keeps the features of its current row tile and,
     /// when <paramref name="cacheColumns"/>, of every tile it prepared (so the symmetric case also reuses rows as
     /// columns). Everything it creates, it disposes, on its own thread.
     /// </summary>
-    private static void RunBlocks(NtkWorker w, BlockQueue queue, List<(int Row, int Column)> blocks,
-        List<(long Start, long Length)> rows, List<(long Start, long Length)> cols, bool symmetric, bool cacheColumns,
-        Tensor theta, NtkOutput output, CancellationToken stop)
+    private static void RunBlocks(NtkWorker w, BlockQueue queue, List<KernelTile> tiles, bool symmetric, bool cacheColumns,
+        IKernelSink sink, NtkOutput output, CancellationToken stop)
     {
         var kernel = w.Kernel;
         var xcols = w.X2 ?? w.X1;
@@ -88,16 +98,15 @@ internal static class BlockedNtk
         {
             while (queue.TryTake(stop, out int k))
             {
-                var (p, q) = blocks[k];
+                var tile = tiles[k];
+                int p = tile.Row, q = tile.Column;
                 if (p != currentRow)
                 {
                     ReleaseRow();
                     currentRow = p;
                 }
-                var (rs, rl) = rows[p];
-                var (cs, cl) = cols[q];
                 using var scope = NewDisposeScope();
-                rowFeatures ??= symmetric && cache.TryGetValue(p, out var cachedRow) ? cachedRow : kernel.Prepare(w.X1.narrow(0, rs, rl));
+                rowFeatures ??= symmetric && cache.TryGetValue(p, out var cachedRow) ? cachedRow : kernel.Prepare(w.X1.narrow(0, tile.RowStart, tile.RowLength));
                 if (symmetric && cacheColumns) cache.TryAdd(p, rowFeatures);
                 TileFeatures colFeatures;
                 bool ownColumn = false;
@@ -105,14 +114,13 @@ internal static class BlockedNtk
                 else if (cache.TryGetValue(q, out var cached)) colFeatures = cached;
                 else
                 {
-                    colFeatures = kernel.Prepare(xcols.narrow(0, cs, cl));
+                    colFeatures = kernel.Prepare(xcols.narrow(0, tile.ColumnStart, tile.ColumnLength));
                     if (cacheColumns) cache[q] = colFeatures;
                     else ownColumn = true;
                 }
                 var block = kernel.Block(rowFeatures, colFeatures, output);
                 if (ownColumn) colFeatures.Dispose();
-                Place(theta, block, rs, cs);
-                if (symmetric && q != p) Place(theta, Mirror(block, output), cs, rs);
+                sink.Write(tile, block);
                 queue.Completed(w.Index);
             }
         }
@@ -167,11 +175,4 @@ internal static class BlockedNtk
         for (long s = 0; s < n; s += tile) list.Add((s, Math.Min(tile, n - s)));
         return list;
     }
-
-    private static void Place(Tensor theta, Tensor block, long rowStart, long colStart) =>
-        theta.narrow(0, rowStart, block.shape[0]).narrow(1, colStart, block.shape[1]).copy_(block);
-
-    /// <summary>Θ(X2, X1) from Θ(X1, X2): [j, i, b, a] = [i, j, a, b].</summary>
-    private static Tensor Mirror(Tensor block, NtkOutput output) =>
-        output == NtkOutput.Full ? block.permute(1, 0, 3, 2) : block.t();
 }

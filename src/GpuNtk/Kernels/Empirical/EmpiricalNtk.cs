@@ -1,3 +1,5 @@
+using GpuNtk.Kernels.Sharding;
+using GpuNtk.Kernels.Sinks;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -13,9 +15,11 @@ namespace GpuNtk.Kernels.Empirical;
 /// <para>Implementations (all agree to rounding):</para>
 /// <list type="bullet">
 /// <item><see cref="NtkImplementation.Structured"/>: one capture pass per tile (inputs of every parameterized layer by
-/// forward hooks; backprop signals of all N·O outputs by a single autograd call on the batch replicated O times), then
-/// per-layer rules: dense layers add (WM²·AAᵀ + BM²)∘(GGᵀ) and never form J; convolutions, LayerNorm/GroupNorm
-/// affine parameters and unknown modules contract their own per-example Jacobian (one layer at a time).</item>
+/// forward hooks; backprop signals of all N·O outputs by one forward pass and O backward passes through its graph),
+/// then per-layer rules: dense layers add (WM²·AAᵀ + BM²)∘(GGᵀ) and never form J; convolutions choose per layer, by
+/// a cost model, between a pixel-pair rule (patch Gram × signal Gram) and their per-example weight gradients;
+/// LayerNorm/GroupNorm affine parameters and unknown modules contract their own per-example Jacobian (one layer at a
+/// time).</item>
 /// <item><see cref="NtkImplementation.JacobianContraction"/>: the same capture, every layer through its per-example
 /// Jacobian, contracted layer by layer.</item>
 /// <item><see cref="NtkImplementation.VectorProducts"/>: Θ·e for every basis vector e by a VJP and a double-backward
@@ -23,8 +27,8 @@ namespace GpuNtk.Kernels.Empirical;
 /// <item><see cref="NtkImplementation.Reference"/>: explicit J by a per-example, per-output loop; for tests.</item>
 /// </list>
 /// <para><b>Auto</b> (<see cref="Resolve"/>): Structured, unless (a) forward hooks cannot see every trainable
-/// parameter (a probe forward on one example checks), or (b) the capture pass of a single example — the batch
-/// replicated O times — would not fit in half the memory budget; then VectorProducts, which needs no hooks and only
+/// parameter (a probe forward on one example checks), or (b) the capture pass of a single example — its O signals
+/// per layer — would not fit in half the memory budget; then VectorProducts, which needs no hooks and only
 /// two forward graphs. Structured is never slower than Jacobian contraction: it does the same work for layers without
 /// a structured rule and strictly less for dense layers, and it is orders of magnitude faster than vector products
 /// (which cost 2·N·O backward passes per block).</para>
@@ -44,6 +48,58 @@ public static class EmpiricalNtk
         var implementation = ResolvePlan(plan, options.Implementation, options.MemoryBudgetBytes);
         using var workers = NtkWorkerSet.Create(plan, implementation, x1, x2, options);
         return BlockedNtk.Assemble(workers, x1, x2, plan.Outputs, options);
+    }
+
+    /// <summary>
+    /// The tiles <see cref="ComputeInto"/> cuts Θ(X1, X2) into: <see cref="NtkOptions.BlockSize"/>, or the largest
+    /// tile whose block fits <see cref="NtkOptions.MemoryBudgetBytes"/> (one worker's sizing, whatever
+    /// <see cref="NtkOptions.Devices"/> says, so that every shard of a kernel agrees on it).
+    /// </summary>
+    public static KernelTiling Tiling(nn.Module<Tensor, Tensor> model, Tensor x1, Tensor? x2 = null, NtkOptions? options = null)
+    {
+        options ??= new NtkOptions();
+        Validate(model, x1, x2, options);
+        RequireTiledOutput(options);
+        var plan = ModelPlan.Build(model, x1);
+        var kernel = NtkWorkerSet.CreateKernel(plan, ResolvePlan(plan, options.Implementation, options.MemoryBudgetBytes), options, default);
+        long n1 = x1.shape[0], n2 = (x2 ?? x1).shape[0];
+        return new KernelTiling(n1, n2, BlockedNtk.TileSize(kernel, Math.Max(n1, n2), options, workers: 1, symmetric: x2 is null), x2 is null);
+    }
+
+    /// <summary>
+    /// Computes the tiles of Θ(X1, X2) that belong to <paramref name="shard"/> (default: all) and that
+    /// <paramref name="sink"/> does not hold yet, and writes them to it — into memory, or straight into a file shared
+    /// with the other shards (<see cref="NpyKernelFile"/>), so that memory is set by one tile, not by N. The sink's
+    /// layout must be Θ's: shape <c>[N1, N2]</c> (<see cref="NtkOutput.Trace"/>) or <c>[N1, N2, O, O]</c>
+    /// (<see cref="NtkOutput.Full"/>), the inputs' dtype, symmetric exactly when <paramref name="x2"/> is null; its
+    /// tiling is normally <see cref="Tiling"/>. The same tiles give the same numbers, however they are spread over
+    /// shards.
+    /// </summary>
+    public static TileRunSummary ComputeInto(nn.Module<Tensor, Tensor> model, Tensor x1, Tensor? x2, IKernelSink sink,
+        NtkOptions? options = null, Shard? shard = null)
+    {
+        options ??= new NtkOptions();
+        ArgumentNullException.ThrowIfNull(sink);
+        Validate(model, x1, x2, options);
+        RequireTiledOutput(options);
+        var plan = ModelPlan.Build(model, x1);
+        var layout = sink.Layout;
+        long n1 = x1.shape[0], n2 = (x2 ?? x1).shape[0];
+        long[] expected = options.Output == NtkOutput.Full ? [n1, n2, plan.Outputs, plan.Outputs] : [n1, n2];
+        if (!layout.Shape.SequenceEqual(expected) || layout.DType != x1.dtype || layout.Tiling.Symmetric != (x2 is null))
+            throw new ArgumentException($"the sink holds a {(layout.Tiling.Symmetric ? "symmetric " : "")}{layout.DType} kernel " +
+                                        $"[{string.Join(", ", layout.Shape)}], but these inputs give a {(x2 is null ? "symmetric " : "")}{x1.dtype} " +
+                                        $"[{string.Join(", ", expected)}]: build its layout from EmpiricalNtk.Tiling with the same inputs and options", nameof(sink));
+        var implementation = ResolvePlan(plan, options.Implementation, options.MemoryBudgetBytes);
+        using var workers = NtkWorkerSet.Create(plan, implementation, x1, x2, options);
+        return BlockedNtk.Fill(workers, sink, shard ?? Shard.Single, options);
+    }
+
+    private static void RequireTiledOutput(NtkOptions options)
+    {
+        if (options.IsDiagonal)
+            throw new ArgumentException($"NtkOptions.Output = {options.Output}: a diagonal is [N] or [N, O, O], small enough to compute with " +
+                                        "EmpiricalNtk.Compute; tiled sinks hold Full or Trace kernels");
     }
 
     /// <summary>

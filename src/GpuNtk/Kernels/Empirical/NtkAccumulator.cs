@@ -12,8 +12,10 @@ internal sealed class NtkAccumulator : IDisposable
 {
     private readonly Tensor _acc;
 
-    public NtkAccumulator(NtkOutput output, long n1, long n2, long outputs, ScalarType dtype, Device device)
+    public NtkAccumulator(NtkOutput output, long n1, long n2, long outputs, ScalarType dtype, Device device,
+        long memoryBudgetBytes = 1L << 30)
     {
+        MemoryBudgetBytes = memoryBudgetBytes;
         Output = output;
         N1 = n1;
         N2 = n2;
@@ -32,6 +34,9 @@ internal sealed class NtkAccumulator : IDisposable
     public long N1 { get; }
     public long N2 { get; }
     public long O { get; }
+    /// <summary>Working memory a structured rule may use for one contribution (it chunks its rows to fit).</summary>
+    public long MemoryBudgetBytes { get; }
+
     public bool IsDiagonal => Output is NtkOutput.DiagonalFull or NtkOutput.DiagonalTrace;
 
     /// <summary>Θ += J1·J2ᵀ for per-example Jacobians <c>[N1, O, Q]</c> and <c>[N2, O, Q]</c> (N2 = N1 on the diagonal).</summary>
@@ -84,6 +89,12 @@ internal sealed class NtkAccumulator : IDisposable
                 break;
         }
     }
+
+    /// <summary>
+    /// Adds rows [start, start + r) in the internal layout: <c>[r, O, N2, O]</c> (full), <c>[r, N2]</c> (traced, summed
+    /// over outputs), <c>[r, O, O]</c> or <c>[r]</c> (diagonal).
+    /// </summary>
+    public void AddRows(long start, Tensor rows) => _acc.narrow(0, start, rows.shape[0]).add_(rows);
 
     /// <summary>The block in the public layout: <c>[N1, N2, O, O]</c>, <c>[N1, N2]</c> (mean over outputs), <c>[N, O, O]</c> or <c>[N]</c>.</summary>
     public Tensor Result() => Output switch

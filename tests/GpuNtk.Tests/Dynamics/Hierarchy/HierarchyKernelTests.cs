@@ -172,7 +172,9 @@ public sealed class HierarchyKernelTests
         using var scope = NewDisposeScope();
         using var vector = NetworkFactory.Create("fcn:depth=1,width=8,act=tanh,in=3,out=2", seed: 1, ScalarType.Float64);
         var x = Sphere(3, 3, seed: 1);
-        Assert.That(() => HierarchyKernels.K3(vector, x, x), Throws.ArgumentException.With.Message.Contains("scalar-output"));
+        Assert.That(() => PerExampleDerivatives.For(vector).Gradients(x), Throws.ArgumentException.With.Message.Contains("give the output of each row"));
+        Assert.That(() => HierarchyKernels.Compute(vector, x, x, 3, new HierarchyKernelOptions(Output: NtkOutput.DiagonalTrace)),
+                    Throws.ArgumentException.With.Message.Contains("Trace or Full"));
         using var scalar = NetworkFactory.Create("fcn:depth=1,width=8,act=tanh,in=3,out=1", seed: 1, ScalarType.Float64);
         Assert.That(() => HierarchyKernels.K3(scalar, x.to(ScalarType.Float32), x), Throws.ArgumentException.With.Message.Contains("dtype"));
         Assert.That(() => HierarchyKernels.Compute(scalar, x, x, 5), Throws.InstanceOf<ArgumentOutOfRangeException>());

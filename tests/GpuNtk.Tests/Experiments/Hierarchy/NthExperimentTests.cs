@@ -1,4 +1,6 @@
+using GpuNtk.Data;
 using GpuNtk.Experiments.Hierarchy;
+using GpuNtk.Tests.Data;
 using NUnit.Framework;
 
 namespace GpuNtk.Tests.Experiments.Hierarchy;
@@ -34,6 +36,30 @@ public sealed class NthExperimentTests
         {
             Directory.Delete(dir, recursive: true);
         }
+    }
+
+    [Test]
+    public void TwoOutputsOnTwoImageClassesRunAndHigherLevelsAreMoreAccurateEarlyOn()
+    {
+        // Two coupled outputs (targets (y, −y)), inputs from the CIFAR-format loader pooled to 2×2 (in = 12): full kernels.
+        using var data = new SyntheticDataRoot(new SyntheticCifar10Options(TrainRecordsPerFile: 20, TestRecords: 40, Seed: 3));
+        var config = new NthExperimentConfig
+        {
+            Architecture = "fcn:depth=1,act=tanh", Outputs = 2, ImageSize = 2,
+            Images = new DataOptions(DataSource.Synthetic, data.Path, [7, 2]),
+            Widths = [16, 48], TrainPoints = 5, TestPoints = 2, Duration = 0.5, TimePoints = 2, Seeds = 1,
+        };
+        Assert.That(config.SpecFor(16).Inputs, Is.EqualTo(12));
+        var result = new NthExperiment(config).Run();
+        Assert.That(result.Observations, Has.Count.EqualTo(2 * 2 * 3));
+        foreach (long width in config.Widths)
+        {
+            var byOrder = result.Summary.Where(s => s.Width == width).OrderBy(s => s.Order).ToArray();
+            Assert.That(byOrder[0].MaxOutputError, Is.GreaterThan(0));
+            Assert.That(byOrder[1].MaxOutputError, Is.LessThan(byOrder[0].MaxOutputError), $"p = 3 beats p = 2 at width {width}");
+            Assert.That(byOrder[2].MaxOutputError, Is.LessThan(byOrder[1].MaxOutputError), $"p = 4 beats p = 3 at width {width}");
+        }
+        Assert.That(() => (config with { Outputs = 3 }).Validate(), Throws.ArgumentException.With.Message.Contains("two-class"));
     }
 
     [Test]

@@ -57,21 +57,43 @@ public sealed class EmpiricalNtkPropertyTests
             "the diagonal of the full kernel");
     }
 
-    [TestCase(Fcn)]
-    [TestCase(Cnn)]
-    public void Float32RunsAndAgreesWithFloat64(string arch)
+    /// <summary>
+    /// Every implementation in float32 against the float64 oracle, with 1 and 2 threads (libtorch's float32 CPU
+    /// convolutions once gave wrong, thread-dependent gradients: see <c>OneDnnSafeConv2d</c>), two seeds, odd shapes.
+    /// </summary>
+    [TestCase(Fcn, 1)]
+    [TestCase(Cnn, 1)]
+    [TestCase(Cnn, 2)]
+    [TestCase("cnn:depth=1,channels=5,size=12,out=3", 1)]
+    [TestCase(Wrn, 1)]
+    [TestCase(Wrn, 2)]
+    [TestCase("wrn:depth=10,k=1,size=4,out=2", 1)]
+    public void Float32AgreesWithFloat64ForEveryImplementation(string arch, int threads)
     {
-        using var scope = NewDisposeScope();
-        using var net64 = NetworkFactory.Create(arch, seed: 6, ScalarType.Float64);
-        using var net32 = NetworkFactory.Create(arch, seed: 6, ScalarType.Float32);
-        var x64 = Inputs(net64, 5, seed: 23);
-        var expected = ReferenceNtk.Compute(net64, x64, null, NtkOutput.Full);
-        foreach (var impl in Fast)
+        int before = get_num_threads();
+        set_num_threads(threads);
+        try
         {
-            var theta = EmpiricalNtk.Compute(net32, x64.to(ScalarType.Float32), null, new NtkOptions(NtkOutput.Full, impl, BlockSize: 2));
-            Assert.That(theta.dtype, Is.EqualTo(ScalarType.Float32));
-            Assert.That(RelativeError(theta, expected), Is.LessThan(1e-4), $"{impl} in float32");
+            foreach (long seed in new long[] { 6, 61 })
+            {
+                using var scope = NewDisposeScope();
+                using var net64 = NetworkFactory.Create(arch, seed, ScalarType.Float64);
+                using var net32 = NetworkFactory.Create(arch, seed, ScalarType.Float32);
+                var x64 = Inputs(net64, 5, seed: (ulong)seed + 17);
+                var x32 = x64.to(ScalarType.Float32);
+                var expected = ReferenceNtk.Compute(net64, x64, null, NtkOutput.Full);
+                var expectedTrace = expected.diagonal(0, 2, 3).mean([-1L]);
+                foreach (var impl in Fast.Append(NtkImplementation.Reference))
+                {
+                    var theta = EmpiricalNtk.Compute(net32, x32, null, new NtkOptions(NtkOutput.Full, impl, BlockSize: 2));
+                    Assert.That(theta.dtype, Is.EqualTo(ScalarType.Float32));
+                    Assert.That(RelativeError(theta, expected), Is.LessThan(1e-4), $"{impl} full, seed {seed}, {threads} thread(s)");
+                    var traced = EmpiricalNtk.Compute(net32, x32, null, new NtkOptions(NtkOutput.Trace, impl, BlockSize: 3));
+                    Assert.That(RelativeError(traced, expectedTrace), Is.LessThan(1e-4), $"{impl} traced, seed {seed}, {threads} thread(s)");
+                }
+            }
         }
+        finally { set_num_threads(before); }
     }
 
     [Test]

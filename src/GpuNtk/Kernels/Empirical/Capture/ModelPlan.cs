@@ -6,19 +6,18 @@ namespace GpuNtk.Kernels.Empirical;
 
 /// <summary>
 /// What a one-example probe of the model found: the number of outputs, the modules that own trainable parameters
-/// (with their rules), where the batch may be replicated, whether forward hooks see every parameter, and per-example
+/// (with their rules), whether forward hooks see every parameter, and per-example
 /// memory figures for sizing tiles. Built once per <see cref="EmpiricalNtk"/> call.
 /// </summary>
 internal sealed class ModelPlan
 {
     private ModelPlan(nn.Module<Tensor, Tensor> model, long outputs, IReadOnlyList<(nn.Module Module, ILayerNtkRule Rule)> modules,
-        nn.Module? replicateAfter, string? unsupportedReason, long elementSize,
+        string? unsupportedReason, long elementSize,
         long activationElements, long inputElements, long parameterCount)
     {
         Model = model;
         Outputs = outputs;
         Modules = modules;
-        ReplicateAfter = replicateAfter;
         UnsupportedReason = unsupportedReason;
         ElementSize = elementSize;
         ActivationElements = activationElements;
@@ -33,13 +32,6 @@ internal sealed class ModelPlan
 
     /// <summary>Modules owning trainable parameters directly, with the rule for each.</summary>
     public IReadOnlyList<(nn.Module Module, ILayerNtkRule Rule)> Modules { get; }
-
-    /// <summary>
-    /// The module whose output is replicated O times (so the layers before it run once per example), or null to
-    /// replicate the model's input. Set when the model is a <see cref="Network"/> whose first parameterized top-level
-    /// layer is a plain layer: everything after it only sees its output.
-    /// </summary>
-    public nn.Module? ReplicateAfter { get; }
 
     /// <summary>Why hooks cannot capture every parameter (structured and Jacobian contraction then do not apply), or null.</summary>
     public string? UnsupportedReason { get; }
@@ -125,20 +117,7 @@ internal sealed class ModelPlan
         }
         hookable = hookable.Where(e => calls.ContainsKey(e.Module)).ToList();
 
-        return new ModelPlan(model, outputs, hookable, ReplicationPoint(model, hookable), reason,
+        return new ModelPlan(model, outputs, hookable, reason,
             x.element_size(), activation, input, trainable.Sum(p => p.numel()));
-    }
-
-    private static nn.Module? ReplicationPoint(nn.Module model, IReadOnlyList<(nn.Module Module, ILayerNtkRule Rule)> hooked)
-    {
-        if (model is not Network net) return null;
-        foreach (var layer in net.Layers)
-        {
-            bool hasParams = layer.parameters().Any(p => p.requires_grad);
-            if (!hasParams) continue;
-            // The first layer with parameters must be a leaf layer we hook (not a block with internal branches).
-            return layer.children().Any() || !hooked.Any(e => ReferenceEquals(e.Module, layer)) ? null : layer;
-        }
-        return null;
     }
 }

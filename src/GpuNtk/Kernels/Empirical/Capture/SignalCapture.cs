@@ -4,11 +4,11 @@ using static TorchSharp.torch;
 namespace GpuNtk.Kernels.Empirical;
 
 /// <summary>
-/// The inputs and backprop signals of every parameterized module call for a tile of N examples, from ONE forward and
-/// ONE backward pass: the batch is replicated O times (example-major, row i·O + a), each replica is seeded with the
-/// one-hot cotangent e_a, and a single <c>autograd.grad</c> returns ∂f_a(x_i)/∂z for every hooked output z at once.
-/// Replication happens after the first layer when <see cref="ModelPlan.ReplicateAfter"/> allows it, so the (often
-/// widest) first layer runs once per example.
+/// The inputs and backprop signals of every parameterized module call for a tile of N examples, from ONE forward pass
+/// of the N examples and O backward passes through its retained graph: pass a seeds the one-hot cotangent e_a on every
+/// example, and one <c>autograd.grad</c> returns ∂f_a(x_i)/∂z for every hooked output z at once. (Replicating the
+/// batch O times and backpropagating once does the same backward work but O times the forward work — a third of the
+/// whole capture on convolutional networks.)
 /// </summary>
 internal sealed class SignalCapture : TileFeatures
 {
@@ -59,16 +59,10 @@ internal sealed class SignalCapture : TileFeatures
         var removers = new List<Action>();
         using var scope = NewDisposeScope();
         using var grad = enable_grad();
-        bool replicated = plan.ReplicateAfter is null;
         foreach (var (m, _) in plan.Modules)
         {
             var hook = ((nn.Module<Tensor, Tensor>)m).register_forward_hook((mod, input, output) =>
             {
-                if (!replicated && ReferenceEquals(mod, plan.ReplicateAfter))
-                {
-                    output = Replicate(output, o);
-                    replicated = true;
-                }
                 // Modules dispose the tensors they pass between layers (Sequential, dispose scopes inside forward):
                 // keep our own handles outside every scope (the output is the gradient target) and hand an alias on.
                 var kept = input.detach();
@@ -80,36 +74,50 @@ internal sealed class SignalCapture : TileFeatures
             removers.Add(hook.remove);
         }
         Tensor f;
-        try { f = plan.Model.call(plan.ReplicateAfter is null ? Replicate(x, o) : x); }
+        try { f = plan.Model.call(x); }
         finally { foreach (var remove in removers) remove(); }
 
-        if (f.dim() == 0 || f.shape[0] != n * o || f.numel() != n * o * o)
-            throw new InvalidOperationException($"capture pass: the model returned [{string.Join(", ", f.shape)}] for {n * o} " +
-                                                $"replicated rows; expected [{n * o}, {o}] (one row of {o} outputs per example)");
+        if (f.dim() == 0 || f.shape[0] != n || f.numel() != n * o)
+            throw new InvalidOperationException($"capture pass: the model returned [{string.Join(", ", f.shape)}] for {n} " +
+                                                $"rows; expected [{n}, {o}] (one row of {o} outputs per example)");
         foreach (var c in raw)
         {
             long inRows = c.Input.dim() == 0 ? 0 : c.Input.shape[0];
-            bool inputOk = inRows == n * o || (inRows == n && ReferenceEquals(c.Module, plan.ReplicateAfter));
-            if (!inputOk || c.Output.dim() == 0 || c.Output.shape[0] != n * o)
+            if (inRows != n || c.Output.dim() == 0 || c.Output.shape[0] != n)
                 throw new ArgumentException($"module '{c.Module.GetName()}' ({c.Module.GetType().Name}) was called on " +
                                             $"[{string.Join(", ", c.Input.shape)}] → [{string.Join(", ", c.Output.shape)}], not " +
                                             "one row per example; the structured and Jacobian-contraction methods need per-example " +
                                             "rows: use NtkImplementation.VectorProducts for this model");
         }
 
-        var seeds = eye(o, dtype: f.dtype, device: f.device).repeat(n, 1);
+        var outputs = f.reshape(n, o);
         var targets = raw.Select(c => c.Output).ToArray();
-        var signals = autograd.grad([f.reshape(n * o, o)], targets, [seeds], retain_graph: false, allow_unused: true);
+        var signals = new Tensor?[raw.Count]; // [N, O, …output shape], filled one output a per backward pass
+        var eye = torch.eye(o, dtype: f.dtype, device: f.device);
+        for (long a = 0; a < o; a++)
+        {
+            using var pass = NewDisposeScope();
+            var seed = eye.narrow(0, a, 1).expand(n, o);
+            var grads = autograd.grad([outputs], targets, [seed], retain_graph: a + 1 < o, allow_unused: true);
+            for (int k = 0; k < raw.Count; k++)
+            {
+                if (grads[k] is not { } g) continue; // this call does not reach output a
+                if (signals[k] is null)
+                {
+                    signals[k] = zeros([n, o, .. g.shape[1..]], g.dtype, g.device);
+                    signals[k]!.MoveToOtherDisposeScope(scope);
+                }
+                signals[k]!.select(1, a).copy_(g);
+            }
+        }
 
         var calls = new List<ModuleCall>();
         var owned = new List<Tensor>();
         for (int k = 0; k < raw.Count; k++)
         {
-            var g = signals[k];
-            if (g is null) continue; // this call does not reach the output: no contribution
+            if (signals[k] is not { } signal) continue; // this call does not reach the output: no contribution
             var (m, rule, input, _) = raw[k];
-            var unique = input.shape[0] == n ? input.alias() : input.unflatten(0, [n, o]).select(1, 0).contiguous();
-            var signal = g.unflatten(0, [n, o]);
+            var unique = input.alias();
             unique.DetachFromDisposeScope();
             signal.DetachFromDisposeScope();
             owned.Add(unique);
@@ -118,8 +126,4 @@ internal sealed class SignalCapture : TileFeatures
         }
         return new SignalCapture(n, calls, owned);
     }
-
-    /// <summary>Rows i·O + a = x_i for a = 0…O−1.</summary>
-    private static Tensor Replicate(Tensor x, long o) =>
-        o == 1 ? x : x.unsqueeze(1).expand([x.shape[0], o, .. x.shape[1..]]).reshape([x.shape[0] * o, .. x.shape[1..]]);
 }

@@ -27,7 +27,7 @@ internal sealed class LayerwiseNtk(ModelPlan plan, bool structured, long memoryB
         var a = (SignalCapture)rows;
         var b = (SignalCapture)columns;
         var (dtype, device) = Where(a);
-        using var acc = new NtkAccumulator(output, a.Count, b.Count, plan.Outputs, dtype, device);
+        using var acc = new NtkAccumulator(output, a.Count, b.Count, plan.Outputs, dtype, device, memoryBudgetBytes);
         var byModule = new Dictionary<nn.Module, IReadOnlyList<ModuleCall>>(ReferenceEqualityComparer.Instance);
         foreach (var calls in b.ByModule) byModule[calls[0].Module] = calls;
         foreach (var calls1 in a.ByModule)
@@ -42,7 +42,7 @@ internal sealed class LayerwiseNtk(ModelPlan plan, bool structured, long memoryB
     {
         var a = (SignalCapture)tile;
         var (dtype, device) = Where(a);
-        using var acc = new NtkAccumulator(output, a.Count, a.Count, plan.Outputs, dtype, device);
+        using var acc = new NtkAccumulator(output, a.Count, a.Count, plan.Outputs, dtype, device, memoryBudgetBytes);
         foreach (var calls in a.ByModule) AddModule(calls, calls, acc, same: true);
         return acc.Result();
     }

@@ -5,35 +5,120 @@ using static TorchSharp.torch;
 namespace GpuNtk.Kernels.Empirical;
 
 /// <summary>
-/// <see cref="Conv2dLayer"/>: per-example weight gradients from patches. With P_i = unfold(x_i) <c>[C_in·k², L]</c>
-/// and signals G_ia <c>[C_out, L]</c>, ∂f_a(x_i)/∂W = WM·G_ia·P_iᵀ and ∂f_a(x_i)/∂b = BM·G_ia·1, computed for all
-/// (i, a) by one batched matrix product, a slice of output channels at a time when memory is short; only this layer's
-/// Jacobian (or a slice of it) exists at a time.
+/// <see cref="Conv2dLayer"/>. With patches P_i = unfold(x_i) <c>[D = C_in·k², L]</c> and signals G_ia
+/// <c>[C_out, L]</c>, ∂f_a(x_i)/∂W = WM·G_ia·P_iᵀ and ∂f_a(x_i)/∂b = BM·G_ia·1, so
+/// Θ[i, a, j, b] += Σ_{l,l'} K_ij[l, l']·(G_iaᵀ·G_jb)[l, l'] with the pixel-pair kernel K_ij = WM²·P_iᵀP_j + BM².
+/// Two contractions, chosen per block by <see cref="ConvNtkCost"/>:
+/// <list type="bullet">
+/// <item><b>pixel pairs</b> (<see cref="TryAccumulate"/>): K from one GEMM over all example pairs; traced, the signal
+/// Gram summed over outputs and channels is one more GEMM in the same layout; full, T = K·G2ᵀ then G1·Tᵀ, so output
+/// channels are contracted before the output pairs appear. Rows are chunked to the memory budget.</item>
+/// <item><b>weight gradients</b> (<see cref="Jacobian"/>, when <see cref="TryAccumulate"/> declines): J for all (i, a)
+/// by one batched product, a slice of output channels at a time when memory is short.</item>
+/// </list>
 /// </summary>
-internal sealed class Conv2dNtkRule(Conv2dLayer layer) : ILayerNtkRule
+internal sealed class Conv2dNtkRule(Conv2dLayer layer, bool? forcePixelPairs = null) : ILayerNtkRule
 {
     public static Conv2dNtkRule? TryCreate(nn.Module module) => module is Conv2dLayer c ? new Conv2dNtkRule(c) : null;
 
+    private bool WeightTrained => layer.weight.requires_grad;
+    private bool BiasTrained => layer.bias.requires_grad;
+
     public long Slices(ModuleCall call) => layer.OutChannels;
 
-    public long SliceWidth(ModuleCall call) =>
-        (layer.weight.requires_grad ? layer.FanIn : 0) + (layer.bias.requires_grad ? 1 : 0);
+    public long SliceWidth(ModuleCall call) => (WeightTrained ? layer.FanIn : 0) + (BiasTrained ? 1 : 0);
+
+    private Tensor Patches(Tensor x) => nn.functional.unfold(x, (layer.KernelSize, layer.KernelSize),
+        padding: (layer.Padding, layer.Padding), stride: (layer.Stride, layer.Stride)); // [N, D, L]
 
     public Tensor Jacobian(ModuleCall call, long start, long count)
     {
         using var scope = NewDisposeScope();
         long n = call.Examples, o = call.Outputs, cout = count;
-        var patches = nn.functional.unfold(call.Input, (layer.KernelSize, layer.KernelSize),
-            padding: (layer.Padding, layer.Padding), stride: (layer.Stride, layer.Stride)); // [N, D, L]
+        var patches = Patches(call.Input);
         long l = patches.shape[2];
         var parts = new List<Tensor>();
-        if (layer.weight.requires_grad) parts.Add(patches.mul_(layer.WeightMultiplier));
-        if (layer.bias.requires_grad) parts.Add(full(n, 1, l, layer.BiasMultiplier, patches.dtype, patches.device));
+        if (WeightTrained) parts.Add(patches.mul_(layer.WeightMultiplier));
+        if (BiasTrained) parts.Add(full(n, 1, l, layer.BiasMultiplier, patches.dtype, patches.device));
         var scaled = parts.Count == 1 ? parts[0] : cat(parts, 1); // [N, K, L]
         var signal = call.Signal.narrow(2, start, count).reshape(n, o * cout, l);
         var j = signal.bmm(scaled.transpose(1, 2)).view(n, o, cout * scaled.shape[1]);
         return j.MoveToOuterDisposeScope();
     }
 
-    public bool TryAccumulate(ModuleCall c1, ModuleCall c2, NtkAccumulator acc) => false;
+    /// <summary>The cost model's view of a block between calls <paramref name="c1"/> and <paramref name="c2"/>.</summary>
+    internal ConvNtkCost Cost(ModuleCall c1, ModuleCall c2, NtkOutput output) => new(
+        c1.Examples, c2.Examples, c1.Outputs, c1.Signal.shape[3] * c1.Signal.shape[4], layer.FanIn, layer.OutChannels,
+        ReferenceEquals(c1, c2), output, c1.Signal.element_size());
+
+    public bool TryAccumulate(ModuleCall c1, ModuleCall c2, NtkAccumulator acc)
+    {
+        if (!(forcePixelPairs ?? Cost(c1, c2, acc.Output).PixelPairsWin)) return false;
+        long n1 = c1.Examples, n2 = c2.Examples, o = c1.Outputs, c = layer.OutChannels;
+        long l = c1.Signal.shape[3] * c1.Signal.shape[4];
+        bool diagonal = acc.IsDiagonal;
+        // Per row example: K and the signal Gram (or T and the broadcast signals), both over every column example.
+        long perRow = c1.Signal.element_size() * (diagonal ? 1 : n2) * (2 * l * l + 2 * o * c * l);
+        long rows = Math.Clamp(acc.MemoryBudgetBytes / 2 / Math.Max(1, perRow), 1, n1);
+        using var outer = NewDisposeScope();
+        var g2 = c2.Signal.reshape(n2, o * c, l); // [N2, O·C, L]
+        var p2 = WeightTrained ? Patches(c2.Input) : null; // [N2, D, L]
+        for (long s = 0; s < n1; s += rows)
+        {
+            using var scope = NewDisposeScope();
+            long r = Math.Min(rows, n1 - s);
+            var g1 = c1.Signal.narrow(0, s, r).reshape(r, o * c, l);
+            var p1 = WeightTrained ? Patches(c1.Input.narrow(0, s, r)) : null;
+            acc.AddRows(s, diagonal
+                ? DiagonalRows(p1, p2?.narrow(0, s, r), g1, g2.narrow(0, s, r), acc.Output, o)
+                : BlockRows(p1, p2, g1, g2, acc.Output, o, n2, l));
+        }
+        return true;
+    }
+
+    /// <summary>K_ij[l, l'] for rows × columns as <c>[r, L, N2, L]</c> (WM²·patch Gram + BM²).</summary>
+    private Tensor PixelPairKernel(Tensor? p1, Tensor? p2, long r, long n2, long l, ScalarType dtype, Device device)
+    {
+        Tensor k;
+        if (p1 is not null && p2 is not null)
+        {
+            long d = p1.shape[1];
+            k = p1.transpose(1, 2).reshape(r * l, d).matmul(p2.transpose(1, 2).reshape(n2 * l, d).t()).view(r, l, n2, l);
+            k.mul_(layer.WeightMultiplier * layer.WeightMultiplier);
+        }
+        else k = zeros([r, l, n2, l], dtype, device);
+        if (BiasTrained) k.add_(layer.BiasMultiplier * layer.BiasMultiplier);
+        return k;
+    }
+
+    private Tensor BlockRows(Tensor? p1, Tensor? p2, Tensor g1, Tensor g2, NtkOutput output, long o, long n2, long l)
+    {
+        long r = g1.shape[0], oc = g1.shape[1];
+        var k = PixelPairKernel(p1, p2, r, n2, l, g1.dtype, g1.device); // [r, L, N2, L']
+        if (output == NtkOutput.Trace)
+        {
+            // Σ_a Σ_c G1[i, (a, c), l]·G2[j, (a, c), l'] in K's layout: outputs and channels leave in one GEMM.
+            var sg = g1.transpose(1, 2).reshape(r * l, oc).matmul(g2.transpose(1, 2).reshape(n2 * l, oc).t()).view(r, l, n2, l);
+            return sg.mul_(k).sum([1L, 3L]); // [r, N2]
+        }
+        // T[i, j, (b, c), l] = Σ_l' G2[j, (b, c), l']·K_ij[l, l'], then Θ[i, a, j, b] = Σ_{c, l} G1[i, a, c, l]·T[i, j, b, c, l].
+        var t = g2.unsqueeze(0).matmul(k.permute(0, 2, 3, 1)); // [r, N2, O·C, L]
+        long cl = oc / o * l;
+        var theta = g1.reshape(r, o, cl).bmm(t.reshape(r, n2 * o, cl).transpose(1, 2)); // [r, O, N2·O]
+        return theta.view(r, o, n2, o);
+    }
+
+    private Tensor DiagonalRows(Tensor? p1, Tensor? p2, Tensor g1, Tensor g2, NtkOutput output, long o)
+    {
+        long r = g1.shape[0], l = g1.shape[2];
+        Tensor k = p1 is not null && p2 is not null
+            ? p1.transpose(1, 2).bmm(p2).mul_(layer.WeightMultiplier * layer.WeightMultiplier) // [r, L, L']
+            : zeros([r, l, l], g1.dtype, g1.device);
+        if (BiasTrained) k.add_(layer.BiasMultiplier * layer.BiasMultiplier);
+        if (output == NtkOutput.DiagonalTrace)
+            return g1.transpose(1, 2).bmm(g2).mul_(k).sum([1L, 2L]); // [r]
+        var t = g2.bmm(k.transpose(1, 2)); // [r, O·C, L]
+        long cl = g1.shape[1] / o * l;
+        return g1.reshape(r, o, cl).bmm(t.reshape(r, o, cl).transpose(1, 2)); // [r, O, O]
+    }
 }

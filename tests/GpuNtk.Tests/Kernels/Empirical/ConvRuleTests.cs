@@ -1,0 +1,126 @@
+using GpuNtk.Kernels.Empirical;
+using GpuNtk.Networks;
+using NUnit.Framework;
+using TorchSharp;
+using static GpuNtk.Tests.Kernels.Empirical.NtkTestModels;
+using static TorchSharp.torch;
+
+namespace GpuNtk.Tests.Kernels.Empirical;
+
+/// <summary>
+/// The convolution rule's two contractions (pixel pairs, weight gradients), each forced on every conv layer, against
+/// the reference on odd shapes: stride 2, 1×1, C_in ≠ C_out, a single input channel, non-square images, pooling and
+/// a frozen weight — full, traced and diagonal, X2 = X1 and X2 ≠ X1, float64 and float32.
+/// </summary>
+public sealed class ConvRuleTests
+{
+    private const long Outputs = 3;
+
+    /// <summary>[N, C_in, 7, 10] → conv 3×3 stride 2 → 1×1 → conv 3×3 → 2×2 average pool → dense.</summary>
+    private static nn.Module<Tensor, Tensor> OddConvNet(long cin, ScalarType dtype, bool freezeMiddleWeight = false)
+    {
+        var c1 = new Conv2dLayer(cin, 5, 3, 2, Parameterization.Ntk, 1.4, 0.3);   // 7×10 → 4×5
+        var c2 = new Conv2dLayer(5, 4, 1, 1, Parameterization.Ntk, 1.2, 0.2);     // 1×1, C_in ≠ C_out
+        var c3 = new Conv2dLayer(4, 6, 3, 1, Parameterization.Standard, 1, 0);    // 4×5
+        var dense = new DenseLayer(6 * 2 * 2, Outputs, Parameterization.Ntk, 1.3, 0.1);
+        var model = nn.Sequential(("c1", c1), ("a1", new ActivationLayer(Activation.Relu)), ("c2", c2),
+            ("a2", new ActivationLayer(Activation.Erf)), ("c3", c3), ("a3", new ActivationLayer(Activation.Relu)),
+            ("pool", new AveragePoolLayer(2)), ("flat", new FlattenLayer()), ("dense", dense));
+        using var g = new Generator(5);
+        foreach (var l in new IParameterizedLayer[] { c1, c2, c3, dense }) l.Initialize(g);
+        using (no_grad()) c3.weight.mul_(0.3); // standard parameterization: keep the scale sane
+        if (freezeMiddleWeight) c2.weight.requires_grad_(false);
+        model.to(dtype);
+        return model;
+    }
+
+    private static Tensor Images(long n, long cin, ulong seed, ScalarType dtype)
+    {
+        using var g = new Generator(seed);
+        return randn([n, cin, 7, 10], ScalarType.Float64, generator: g).to(dtype);
+    }
+
+    /// <summary>Θ as LayerwiseNtk assembles it, but with every conv layer's contraction forced.</summary>
+    private static Tensor Forced(nn.Module<Tensor, Tensor> model, Tensor x1, Tensor? x2, NtkOutput output, bool pixelPairs,
+        long budget = 1 << 20)
+    {
+        var plan = ModelPlan.Build(model, x1);
+        using var a = SignalCapture.Run(plan, x1);
+        using var b = x2 is null ? null : SignalCapture.Run(plan, x2);
+        var columns = b ?? a;
+        using var acc = new NtkAccumulator(output, a.Count, columns.Count, Outputs, x1.dtype, x1.device, budget);
+        foreach (var calls1 in a.ByModule)
+        {
+            var calls2 = columns.ByModule.Single(cs => ReferenceEquals(cs[0].Module, calls1[0].Module));
+            foreach (var c1 in calls1)
+            foreach (var c2 in calls2)
+            {
+                var rule = c1.Module is Conv2dLayer conv ? new Conv2dNtkRule(conv, pixelPairs) : c1.Rule;
+                if (rule.TryAccumulate(c1, c2, acc)) continue;
+                Assert.That(c1.Module is not Conv2dLayer || !pixelPairs, "a forced pixel-pair rule must accumulate");
+                acc.AddJacobians(rule.Jacobian(c1, 0, rule.Slices(c1)), rule.Jacobian(c2, 0, rule.Slices(c2)));
+            }
+        }
+        return acc.Result();
+    }
+
+    [TestCase(true, ScalarType.Float64, 3, 1 << 20)]
+    [TestCase(true, ScalarType.Float64, 3, 1)] // a budget of one byte: one row example at a time
+    [TestCase(false, ScalarType.Float64, 3, 1 << 20)]
+    [TestCase(true, ScalarType.Float64, 1, 1 << 20)]
+    [TestCase(true, ScalarType.Float32, 2, 1 << 20)]
+    [TestCase(false, ScalarType.Float32, 2, 1 << 20)]
+    public void BothContractionsMatchTheReference(bool pixelPairs, ScalarType dtype, long cin, long budget)
+    {
+        using var scope = NewDisposeScope();
+        double tolerance = dtype == ScalarType.Float64 ? 1e-11 : 1e-4;
+        using var model64 = OddConvNet(cin, ScalarType.Float64);
+        using var model = OddConvNet(cin, dtype);
+        var x1 = Images(5, cin, 1, ScalarType.Float64);
+        var x2 = Images(3, cin, 2, ScalarType.Float64);
+        foreach (var output in new[] { NtkOutput.Full, NtkOutput.Trace, NtkOutput.DiagonalFull, NtkOutput.DiagonalTrace })
+        {
+            var expected = ReferenceNtk.Compute(model64, x1, null, output);
+            Assert.That(RelativeError(Forced(model, x1.to(dtype), null, output, pixelPairs, budget), expected), Is.LessThan(tolerance),
+                $"{output}, X2 = X1");
+            if (output is NtkOutput.Full or NtkOutput.Trace)
+                Assert.That(RelativeError(Forced(model, x1.to(dtype), x2.to(dtype), output, pixelPairs, budget), ReferenceNtk.Compute(model64, x1, x2, output)),
+                    Is.LessThan(tolerance), $"{output}, X2 ≠ X1");
+        }
+    }
+
+    [Test]
+    public void FrozenWeightLeavesOnlyTheBiasTerm()
+    {
+        using var scope = NewDisposeScope();
+        using var model = OddConvNet(3, ScalarType.Float64, freezeMiddleWeight: true);
+        var x = Images(4, 3, 3, ScalarType.Float64);
+        foreach (var output in new[] { NtkOutput.Full, NtkOutput.Trace, NtkOutput.DiagonalFull })
+            Assert.That(RelativeError(Forced(model, x, null, output, pixelPairs: true), ReferenceNtk.Compute(model, x, null, output)),
+                Is.LessThan(1e-11), output.ToString());
+    }
+
+    /// <summary>End to end, with the cost model choosing per layer, on the built-in networks and the odd one.</summary>
+    [TestCase(Cnn)]
+    [TestCase(Wrn)]
+    [TestCase("wrn:depth=10,k=2,size=4,out=5")]
+    public void AutomaticChoiceMatchesTheReference(string arch)
+    {
+        using var scope = NewDisposeScope();
+        using var net = NetworkFactory.Create(arch, seed: 3, ScalarType.Float64);
+        var x = Inputs(net, 4, seed: 9);
+        foreach (var output in new[] { NtkOutput.Full, NtkOutput.Trace })
+            Assert.That(RelativeError(EmpiricalNtk.Compute(net, x, null, new NtkOptions(output, NtkImplementation.Structured)),
+                ReferenceNtk.Compute(net, x, null, output)), Is.LessThan(1e-11), output.ToString());
+    }
+
+    [Test]
+    public void CostModelPrefersPixelPairsOnlyForSmallImagesWithManyChannels()
+    {
+        // WRN-16-4's last group (8×8, 256 channels, D = 2304) against its first (32×32, 64 channels, D = 576).
+        var late = new ConvNtkCost(16, 16, 10, 64, 2304, 256, SameCall: true, NtkOutput.Full, 4);
+        var early = new ConvNtkCost(16, 16, 10, 1024, 576, 64, SameCall: true, NtkOutput.Full, 4);
+        Assert.That(late.PixelPairsWin, Is.True, $"late: {late.PixelPairCost:e2} vs {late.WeightGradientCost:e2}");
+        Assert.That(early.PixelPairsWin, Is.False, $"early: {early.PixelPairCost:e2} vs {early.WeightGradientCost:e2}");
+    }
+}
