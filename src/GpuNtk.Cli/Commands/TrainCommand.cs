@@ -14,7 +14,8 @@ namespace GpuNtk.Cli.Commands;
 /// <summary>
 /// <c>gpuntk train</c>: the main job. Trains a network on CIFAR-10 (or the synthetic CIFAR-format set when CIFAR-10 is
 /// absent), logging the NTK's change, parameter drift and losses to the console, metrics.csv/.jsonl, TensorBoard and
-/// PNG plots under <c>--out</c>, with checkpoints that <c>--resume</c> continues from.
+/// PNG plots under <c>--out</c>, with checkpoints that <c>--resume</c> continues from. Exit codes: 0 done, 1 bad input,
+/// 3 diverged, 130 stopped by SIGINT (Ctrl-C), 143 stopped by SIGTERM (both after checkpointing the current step).
 /// </summary>
 internal static class TrainCommand
 {
@@ -92,6 +93,7 @@ internal static class TrainCommand
             {
                 var lossKind = Losses.Parse(parse.GetValue(loss)!);
                 var dataRoot = parse.GetValue(dataDir)!;
+                if (File.Exists(dataRoot)) throw new ArgumentException($"--data-dir {dataRoot} is a file: give the folder that holds (or will hold) the data");
                 var source = DataSourceChoice.Resolve(parse.GetValue(data)!, dataRoot, logger);
                 var classList = parse.GetValue(classes) is { } c ? ParseClasses(c, source) : null;
                 var spec = ArchitectureSpec.Parse(parse.GetValue(arch)!);
@@ -141,31 +143,26 @@ internal static class TrainCommand
             if (!parse.GetValue(noTensorBoard)) sinks.Add(new TensorBoardSink());
             if (!parse.GetValue(noPlots)) sinks.Add(plots);
 
-            using var cancel = new CancellationTokenSource();
-            ConsoleCancelEventHandler onCancel = (_, e) =>
-            {
-                e.Cancel = true;
-                cancel.Cancel();
-            };
-            Console.CancelKeyPress += onCancel;
+            // SIGINT (Ctrl-C) and SIGTERM (what SLURM, Kubernetes and systemd send before a kill): finish the current
+            // step, checkpoint, and exit with 128 + the signal's number after one line saying so.
+            using var stop = new StopSignals();
             try
             {
                 var trainer = TrainFlags.Translating(() => new Trainer(config, dev, outPath, sinks, logger));
                 logger.LogInformation("run folder {Out} (device {Device})", outPath, dev);
-                var summary = TrainFlags.Translating(() => trainer.Run(isResume, bar, cancel.Token));
+                var summary = TrainFlags.Translating(() => trainer.Run(isResume, bar, stop.Token));
                 if (plots.Written.Count > 0) logger.LogInformation("plots: {Plots}", string.Join(", ", plots.Written.Select(Path.GetFileName)));
-                logger.LogInformation("metrics: {Csv}, {Jsonl}; checkpoint: {Checkpoint}", Path.Combine(outPath, "metrics.csv"),
-                    Path.Combine(outPath, Trainer.MetricsJsonlFileName), trainer.CheckpointPath);
+                logger.LogInformation("metrics: {Csv}, {Jsonl}{Checkpoint}", Path.Combine(outPath, "metrics.csv"), Path.Combine(outPath, Trainer.MetricsJsonlFileName),
+                    File.Exists(trainer.CheckpointPath) ? "; checkpoint: " + trainer.CheckpointPath : "");
                 return summary.Status switch
                 {
                     TrainingStatus.Completed => 0,
                     TrainingStatus.Diverged => 3,
-                    _ => 130,
+                    _ => stop.ExitCode,
                 };
             }
             finally
             {
-                Console.CancelKeyPress -= onCancel;
                 foreach (var s in sinks) s.Dispose();
             }
         }));

@@ -135,7 +135,7 @@ public sealed record TrainConfig
         if (DType is not (ScalarType.Float32 or ScalarType.Float64)) throw new ArgumentException($"DType {DType}: use float32 or float64");
         if (FlowStep is { } h && !(h > 0)) throw new ArgumentException($"FlowStep must be positive, got {h}");
         if (!(FlowRelativeTolerance > 0) || !(FlowAbsoluteTolerance > 0)) throw new ArgumentException("ODE tolerances must be positive");
-        if (!(ExplosionFactor > 1)) throw new ArgumentException("the explosion factor must be > 1");
+        if (!(ExplosionFactor > 1)) throw new ArgumentException($"ExplosionFactor must be > 1 (a multiple of the initial loss), got {ExplosionFactor}");
         if (FullBatchChunk < 1) throw new ArgumentException("the full-batch chunk must be ≥ 1");
     }
 

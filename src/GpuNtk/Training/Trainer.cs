@@ -67,7 +67,7 @@ public sealed class Trainer
     /// <summary>The configuration stored in the checkpoint at <paramref name="path"/>.</summary>
     public static TrainConfig ReadCheckpointConfig(string path)
     {
-        var (meta, tensors) = CheckpointFile.Read(path);
+        var (meta, tensors) = TrainingCheckpoint.Read(path);
         foreach (var t in tensors.Values) t.Dispose();
         return TrainingCheckpoint.ReadConfig(meta, path);
     }

@@ -21,8 +21,30 @@ internal static class TrainingCheckpoint
             ["run"] = JsonNode.Parse(run.ToJson()),
             ["config"] = config.ToJson(),
         };
-        CheckpointFile.Write(path, meta, parts.SelectMany(p => p.Save().Select(t => (p.Prefix + t.Name, t.Value))).ToList());
+        CheckpointFile.Write(path, meta, parts.SelectMany(p => p.Save().Select(t => (p.Prefix + t.Name, t.Value))).ToList(), PreviousPath(path));
         run.LastCheckpointStep = run.Step;
+    }
+
+    /// <summary>Where the checkpoint replaced by the latest one is kept (<c>checkpoint.prev.bin</c> beside <c>checkpoint.bin</c>).</summary>
+    public static string PreviousPath(string path) => Path.Combine(Path.GetDirectoryName(path) ?? "", Path.GetFileNameWithoutExtension(path) + ".prev" + Path.GetExtension(path));
+
+    /// <summary>Reads and verifies the checkpoint; a damaged one is an error that names the previous generation when that one is intact.</summary>
+    public static (JsonObject Meta, Dictionary<string, Tensor> Tensors) Read(string path)
+    {
+        var kept = PreviousPath(path);
+        if (!File.Exists(path) && !Directory.Exists(path) && File.Exists(kept))
+            throw new FileNotFoundException($"{path} does not exist, the previous checkpoint {kept} does: move it to {path} to resume from it", path);
+        try
+        {
+            return CheckpointFile.Read(path);
+        }
+        catch (InvalidDataException e)
+        {
+            var previous = PreviousPath(path);
+            throw new InvalidDataException(e.Message + (File.Exists(previous) && CheckpointFile.Verify(previous) is null
+                ? $". The previous checkpoint {previous} is intact: move it to {path} to resume from it (the rows past its step are recomputed)"
+                : ". No intact previous checkpoint is kept: start the run again in a new output folder"), e);
+        }
     }
 
     /// <summary>The saved configuration, for the caller to compare with its own (see <see cref="TrainConfig.WithResumableSettingsOf"/>).</summary>

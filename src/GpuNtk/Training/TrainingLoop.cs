@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using GpuNtk.Data;
 using GpuNtk.Training.Telemetry;
+using Microsoft.Extensions.Logging;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -28,10 +29,13 @@ internal sealed class TrainingLoop : IDisposable
     private readonly DiscreteStepper? _discrete;
     private readonly Device _device;
     private MetricsRow? _last;
+    private readonly ILogger? _logger;
+    private bool _companionDiverged;
 
     public TrainingLoop(TrainConfig config, RunSession session, RunState run, LabeledData train, Tensor? savedLossSum,
-        IReadOnlyList<ITelemetrySink> sinks, Action save)
+        IReadOnlyList<ITelemetrySink> sinks, Action save, ILogger? logger = null)
     {
+        _logger = logger;
         _config = config;
         _session = session;
         _run = run;
@@ -132,6 +136,7 @@ internal sealed class TrainingLoop : IDisposable
             double probeLoss = _last[Metric.TrainLoss];
             if (!double.IsFinite(probeLoss) || probeLoss > _monitor.Threshold) failure = DivergedMessage("the probe's training loss is", probeLoss);
         }
+        if (failure is null) WatchCompanion();
         if (save && failure is null)
         {
             if (ParametersFinite()) _save();
@@ -169,11 +174,26 @@ internal sealed class TrainingLoop : IDisposable
         return Math.Min(next, _config.Steps);
     }
 
-    private bool ParametersFinite()
+    /// <summary>Whether the network's parameters are finite (the companion's are watched apart, <see cref="WatchCompanion"/>).</summary>
+    private bool ParametersFinite() => Finite(_session.Models[0]);
+
+    private static bool Finite(TrainedModel model)
     {
         using var scope = NewDisposeScope();
-        var flags = _session.Models.SelectMany(m => m.Parameters).Select(p => p.detach().isfinite().all()).ToArray();
-        return stack(flags).all().item<bool>();
+        return stack(model.Parameters.Select(p => p.detach().isfinite().all()).ToArray()).all().item<bool>();
+    }
+
+    /// <summary>
+    /// The linearized companion can diverge where the network does not (a rate between the linear model's η_max and
+    /// the network's edge of stability): that is reported once as the companion's, and the network trains on (the
+    /// companion's lin_* columns are NaN from there).
+    /// </summary>
+    private void WatchCompanion()
+    {
+        if (_companionDiverged || _session.Models.Count < 2 || Finite(_session.Models[1])) return;
+        _companionDiverged = true;
+        _logger?.LogWarning("the linearized companion diverged by step {Step} (its parameters are NaN or infinite at learning rate {Lr:G4}): " +
+                            "the network trains on; the linearization columns are NaN from here (Linearize = false drops the companion)", _run.Step, _run.LearningRate);
     }
 
     private void Synchronize()

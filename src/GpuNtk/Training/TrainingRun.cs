@@ -47,12 +47,13 @@ public sealed class TrainingRun
     /// <summary>Runs to <c>Steps</c>, or with <paramref name="resume"/> continues from the checkpoint in the output folder.</summary>
     public TrainingSummary Run(bool resume = false, IProgress<TrainingProgress>? progress = null, CancellationToken cancellation = default)
     {
-        Directory.CreateDirectory(OutputDirectory);
-        if (!resume && File.Exists(CheckpointPath))
-            throw new ArgumentException($"{OutputDirectory} already holds a run ({Trainer.CheckpointFileName}): resume it, or choose another output folder");
-        if (resume && !File.Exists(CheckpointPath))
-            throw new FileNotFoundException($"resume: {CheckpointPath} does not exist; start the run without resuming", CheckpointPath);
-        var checkpoint = resume ? CheckpointFile.Read(CheckpointPath) : default;
+        if (_config.BatchSize > _train.Count)
+            throw new ArgumentException($"BatchSize {_config.BatchSize} is larger than the {_train.Count} training examples: use BatchSize 0 for full batch, or at most {_train.Count}");
+        // One process per run folder; with the lock held, every other process's temporary file here is stale.
+        using var folderLock = RunFolderLock.Acquire(OutputDirectory);
+        StaleTemporaryFiles.Remove(OutputDirectory, _logger);
+        CheckFolder(resume);
+        var checkpoint = resume ? TrainingCheckpoint.Read(CheckpointPath) : default;
         try
         {
             // θ0 first: the telemetry and the linearized model are built around the module's initial parameters.
@@ -65,15 +66,32 @@ public sealed class TrainingRun
         }
     }
 
+    /// <summary>A fresh run needs a folder without an earlier run's checkpoint or metrics; a resume needs the checkpoint.</summary>
+    private void CheckFolder(bool resume)
+    {
+        if (Directory.Exists(CheckpointPath))
+            throw new IOException($"{CheckpointPath} is a folder, not a checkpoint file: move it out of the way");
+        var metrics = Path.Combine(OutputDirectory, Trainer.MetricsJsonlFileName);
+        if (!resume && File.Exists(CheckpointPath))
+            throw new ArgumentException($"{OutputDirectory} already holds a run ({Trainer.CheckpointFileName}): resume it, or choose another output folder");
+        if (!resume && File.Exists(metrics))
+            throw new ArgumentException($"{OutputDirectory} already holds the metrics of an earlier run ({Trainer.MetricsJsonlFileName}) without a checkpoint: " +
+                                        "choose another output folder, or delete that run's files to start over");
+        if (resume && !File.Exists(CheckpointPath))
+            throw new FileNotFoundException($"resume: {CheckpointPath} does not exist; " + (File.Exists(TrainingCheckpoint.PreviousPath(CheckpointPath))
+                ? $"the previous checkpoint {TrainingCheckpoint.PreviousPath(CheckpointPath)} does: move it to {CheckpointPath} to resume from it"
+                : "start the run without resuming"), CheckpointPath);
+    }
+
     private TrainingSummary RunFrom(JsonObject? meta, Dictionary<string, Tensor>? tensors, IProgress<TrainingProgress>? progress, CancellationToken cancellation)
     {
         using var session = new RunSession(_module, _train, _test, _config, _hooks, _config.LearningRate ?? 1, CheckpointPath);
         var run = meta is null ? Start(session) : Resume(meta, tensors!, session);
-        var history = meta is null ? [] : ReadHistory(run.Step);
+        var history = meta is null ? [] : ReadHistory(run.Step, TrainingCheckpoint.ReadConfig(meta, CheckpointPath).LogEvery);
         File.WriteAllText(Path.Combine(OutputDirectory, "config.json"), _config.ToJson());
         foreach (var sink in _sinks) sink.Begin(new TelemetryRun(OutputDirectory, _config, _description, run.Step, history));
         TrainingLoop? loop = null;
-        loop = new TrainingLoop(_config, session, run, _train, tensors?["batch_loss_sum"], _sinks, () => Save(run, session, loop!.LossSum));
+        loop = new TrainingLoop(_config, session, run, _train, tensors?["batch_loss_sum"], _sinks, () => Save(run, session, loop!.LossSum), _logger);
         using (loop)
         {
             if (meta is null) run.ReferenceLoss = loop.Measure(double.NaN)[Metric.TrainLoss];
@@ -144,7 +162,7 @@ public sealed class TrainingRun
     {
         if (outcome.Failure is not null)
         {
-            // Reported through the summary (LoggerSink logs it), once.
+            // Reported once, by the sinks' End (the CLI's LoggerSink prints it).
             var message = RunSummaries.Diverged(outcome.Failure, run, CheckpointPath, _config);
             return RunSummaries.Create(TrainingStatus.Diverged, run, message, new Dictionary<string, double>());
         }
@@ -158,10 +176,39 @@ public sealed class TrainingRun
         return RunSummaries.Create(TrainingStatus.Completed, run, RunSummaries.Completed(run, final, _train.Count, _test.Count, _config), final);
     }
 
-    private IReadOnlyList<MetricsRow> ReadHistory(long step)
+    /// <summary>
+    /// The rows a resume from step <paramref name="step"/> continues: torn lines are skipped with a warning; a missing
+    /// file or missing rows are reported, not made up (the rows of the lost steps are not recomputed).
+    /// </summary>
+    private IReadOnlyList<MetricsRow> ReadHistory(long step, int logEvery)
     {
         var jsonl = Path.Combine(OutputDirectory, Trainer.MetricsJsonlFileName);
-        return File.Exists(jsonl) ? JsonlSink.Read(jsonl).Where(r => r.Step <= step).ToList() : [];
+        if (!File.Exists(jsonl))
+        {
+            if (step > 0)
+                _logger.LogWarning("{Path} is missing though the checkpoint is at step {Step}: the rows of steps 0–{Step} are lost and the file restarts at step {Step} " +
+                                   "(restore it from a backup before resuming to keep them)", jsonl, step, step, step);
+            return [];
+        }
+        var (rows, notes) = MetricsLog.ReadJsonlThrough(jsonl, step);
+        foreach (var note in notes) _logger.LogWarning("{Note}", note);
+        // Rows come at step 0 and at most LogEvery steps apart; the last one is within LogEvery steps of the checkpoint.
+        long previous = -1;
+        (long From, long To)? gap = null;
+        foreach (var row in rows)
+        {
+            if (previous < 0 ? row.Step != 0 : row.Step - previous > logEvery)
+            {
+                gap = (Math.Max(previous, 0), row.Step);
+                break;
+            }
+            previous = row.Step;
+        }
+        if (gap is null && (previous < 0 || step - previous >= logEvery)) gap = (Math.Max(previous, 0), step);
+        if (gap is { } g)
+            _logger.LogWarning("{Path}: the rows between steps {From} and {To} are missing (logged every {LogEvery} steps): they are lost, not recomputed",
+                jsonl, g.From, g.To, logEvery);
+        return rows;
     }
 
     private void Save(RunState run, RunSession session, Tensor lossSum) =>

@@ -3,7 +3,10 @@ using System.Text;
 
 namespace GpuNtk.Training.Telemetry;
 
-/// <summary><c>metrics.csv</c>: a header from the first row's columns, one line per row, flushed as written. NaN is an empty cell.</summary>
+/// <summary>
+/// <c>metrics.csv</c>: a header from the first row's columns, one line per row, flushed as written. NaN is an empty cell.
+/// Append-only like <see cref="JsonlSink"/>: a resumed run keeps the earlier lines and appends its own.
+/// </summary>
 public sealed class CsvSink(string fileName = "metrics.csv") : ITelemetrySink
 {
     private StreamWriter? _writer;
@@ -14,6 +17,14 @@ public sealed class CsvSink(string fileName = "metrics.csv") : ITelemetrySink
     public void Begin(TelemetryRun run)
     {
         Path = System.IO.Path.Combine(run.OutputDirectory, fileName);
+        if (run.StartStep > 0 && MetricsLog.CsvColumns(Path) is { } columns)
+        {
+            MetricsLog.KeepThrough(Path, run.StartStep, csv: true);
+            _columns = columns;
+            _writer = new StreamWriter(Path, append: true, new UTF8Encoding(false));
+            return;
+        }
+        // A fresh run, or a resumed one whose CSV is gone: the CSV is derived from metrics.jsonl's rows.
         _writer = new StreamWriter(Path, append: false, new UTF8Encoding(false));
         foreach (var row in run.History) Write(row);
     }

@@ -3,7 +3,11 @@ using System.Text.Json;
 
 namespace GpuNtk.Training.Telemetry;
 
-/// <summary><c>metrics.jsonl</c>: one JSON object per row (column → number, NaN → null), flushed as written.</summary>
+/// <summary>
+/// <c>metrics.jsonl</c>: one JSON object per row (column → number, NaN → null), flushed as written. Append-only: a
+/// resumed run keeps the earlier rows as they are (<see cref="MetricsLog.KeepThrough"/> drops only the rows past the
+/// checkpoint and torn lines, atomically) and appends its own.
+/// </summary>
 public sealed class JsonlSink(string fileName = "metrics.jsonl") : ITelemetrySink
 {
     private StreamWriter? _writer;
@@ -13,6 +17,12 @@ public sealed class JsonlSink(string fileName = "metrics.jsonl") : ITelemetrySin
     public void Begin(TelemetryRun run)
     {
         Path = System.IO.Path.Combine(run.OutputDirectory, fileName);
+        if (run.StartStep > 0 && File.Exists(Path))
+        {
+            MetricsLog.KeepThrough(Path, run.StartStep, csv: false);
+            _writer = new StreamWriter(Path, append: true, new UTF8Encoding(false));
+            return;
+        }
         _writer = new StreamWriter(Path, append: false, new UTF8Encoding(false));
         foreach (var row in run.History) Write(row);
     }

@@ -30,7 +30,8 @@ public sealed class LoggerSink(ILogger logger, Func<string, string>? translate =
 
     public void End(TrainingSummary summary)
     {
-        var level = summary.Status == TrainingStatus.Completed ? LogLevel.Information : LogLevel.Error;
+        // A cancellation (Ctrl-C, SIGTERM) is asked for, not an error.
+        var level = summary.Status switch { TrainingStatus.Completed => LogLevel.Information, TrainingStatus.Cancelled => LogLevel.Warning, _ => LogLevel.Error };
         logger.Log(level, "{Message}", translate is null ? summary.Message : translate(summary.Message));
     }
 

@@ -137,10 +137,11 @@ public sealed class ProbeTelemetry : IDisposable
         add(Metric.NtkChange, theta.sub(_ntk0).norm().div(_ntk0.norm()));
         var eig = linalg.eigvalsh(theta);
         var lambdaMax = eig[-1];
-        var lambdaMin = eig[0];
+        // Θ is positive semi-definite: a negative λ_min is rounding, so it is 0 and the condition number infinite (null in the files).
+        var lambdaMin = eig[0].clamp_min(0);
         add(Metric.NtkLambdaMax, lambdaMax);
         add(Metric.NtkLambdaMin, lambdaMin);
-        add(Metric.NtkCondition, lambdaMax.div(lambdaMin));
+        add(Metric.NtkCondition, where(lambdaMin.gt(0), lambdaMax.div(lambdaMin), full_like(lambdaMax, double.PositiveInfinity)));
         var y = _train.Targets.narrow(0, 0, _ntkExamples).to(ScalarType.Float64);
         var yyT = y.matmul(y.t());
         add(Metric.NtkAlignment, theta.mul(yyT).sum().div(theta.norm().mul(yyT.norm())));
