@@ -55,9 +55,14 @@ public sealed class ConvRuleTests
             foreach (var c1 in calls1)
             foreach (var c2 in calls2)
             {
-                var rule = c1.Module is Conv2dLayer conv ? new Conv2dNtkRule(conv, pixelPairs) : c1.Rule;
+                var rule = c1.Module switch
+                {
+                    Conv2dLayer conv => new Conv2dNtkRule(conv, pixelPairs),
+                    TorchSharp.Modules.Conv2d conv => new Conv2dNtkRule(ConvGeometry.TryOf(conv)!, pixelPairs),
+                    _ => c1.Rule,
+                };
                 if (rule.TryAccumulate(c1, c2, acc)) continue;
-                Assert.That(c1.Module is not Conv2dLayer || !pixelPairs, "a forced pixel-pair rule must accumulate");
+                Assert.That(rule is not Conv2dNtkRule || !pixelPairs, "a forced pixel-pair rule must accumulate");
                 acc.AddJacobians(rule.Jacobian(c1, 0, rule.Slices(c1)), rule.Jacobian(c2, 0, rule.Slices(c2)));
             }
         }
@@ -112,6 +117,35 @@ public sealed class ConvRuleTests
         foreach (var output in new[] { NtkOutput.Full, NtkOutput.Trace })
             Assert.That(RelativeError(EmpiricalNtk.Compute(net, x, null, new NtkOptions(output, NtkImplementation.Structured)),
                 ReferenceNtk.Compute(net, x, null, output)), Is.LessThan(1e-11), output.ToString());
+    }
+
+    /// <summary>TorchSharp's own nn.Conv2d (non-square kernel and stride, padding (1, 0), no bias) takes the same rule.</summary>
+    [TestCase(true)]
+    [TestCase(false)]
+    public void TorchSharpConvolutionsTakeTheRuleAndMatchTheReference(bool pixelPairs)
+    {
+        using var scope = NewDisposeScope();
+        manual_seed(11);
+        var model = nn.Sequential(
+            ("c1", nn.Conv2d(2, 5, (3, 2), stride: (2, 1), padding: (1, 0), dtype: ScalarType.Float64)),
+            ("a1", nn.Tanh()),
+            ("c2", nn.Conv2d(5, 4, 1, bias: false, dtype: ScalarType.Float64)),
+            ("flat", nn.Flatten()),
+            ("fc", nn.Linear(4 * 4 * 9, Outputs, dtype: ScalarType.Float64)));
+        var x1 = Images(4, 2, 1, ScalarType.Float64);
+        var x2 = Images(3, 2, 2, ScalarType.Float64);
+        var plan = ModelPlan.Build(model, x1);
+        using (var calls = SignalCapture.Run(plan, x1))
+            Assert.That(calls.ByModule.Count(cs => cs[0].Rule is Conv2dNtkRule), Is.EqualTo(2), "both convolutions take the convolution rule");
+        foreach (var output in new[] { NtkOutput.Full, NtkOutput.Trace, NtkOutput.DiagonalFull })
+            Assert.That(RelativeError(Forced(model, x1, null, output, pixelPairs), ReferenceNtk.Compute(model, x1, null, output)),
+                Is.LessThan(1e-11), $"{output}");
+        Assert.That(RelativeError(Forced(model, x1, x2, NtkOutput.Full, pixelPairs), ReferenceNtk.Compute(model, x1, x2, NtkOutput.Full)), Is.LessThan(1e-11));
+        Assert.That(RelativeError(EmpiricalNtk.Compute(model, x1, x2, new NtkOptions(NtkOutput.Trace, NtkImplementation.Structured)),
+            ReferenceNtk.Compute(model, x1, x2, NtkOutput.Trace)), Is.LessThan(1e-11));
+        // Dilated or grouped convolutions are not ordinary: the generic rule serves them.
+        Assert.That(ConvGeometry.TryOf(nn.Conv2d(4, 4, 3, dilation: 2)), Is.Null);
+        Assert.That(ConvGeometry.TryOf(nn.Conv2d(4, 4, 3, groups: 2)), Is.Null);
     }
 
     [Test]

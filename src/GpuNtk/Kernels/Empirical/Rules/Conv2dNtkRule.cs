@@ -17,19 +17,27 @@ namespace GpuNtk.Kernels.Empirical;
 /// by one batched product, a slice of output channels at a time when memory is short.</item>
 /// </list>
 /// </summary>
-internal sealed class Conv2dNtkRule(Conv2dLayer layer, bool? forcePixelPairs = null) : ILayerNtkRule
+internal sealed class Conv2dNtkRule(ConvGeometry layer, bool? forcePixelPairs = null) : ILayerNtkRule
 {
-    public static Conv2dNtkRule? TryCreate(nn.Module module) => module is Conv2dLayer c ? new Conv2dNtkRule(c) : null;
+    public Conv2dNtkRule(Conv2dLayer layer, bool? forcePixelPairs = null) : this(ConvGeometry.Of(layer), forcePixelPairs) { }
 
-    private bool WeightTrained => layer.weight.requires_grad;
-    private bool BiasTrained => layer.bias.requires_grad;
+    /// <summary>GpuNtk's <see cref="Conv2dLayer"/>, or a TorchSharp <c>nn.Conv2d</c> that is an ordinary convolution.</summary>
+    public static Conv2dNtkRule? TryCreate(nn.Module module) => module switch
+    {
+        Conv2dLayer c => new Conv2dNtkRule(c),
+        TorchSharp.Modules.Conv2d c when ConvGeometry.TryOf(c) is { } g => new Conv2dNtkRule(g),
+        _ => null,
+    };
+
+    private bool WeightTrained => layer.Weight.requires_grad;
+    private bool BiasTrained => layer.Bias is { requires_grad: true };
 
     public long Slices(ModuleCall call) => layer.OutChannels;
 
     public long SliceWidth(ModuleCall call) => (WeightTrained ? layer.FanIn : 0) + (BiasTrained ? 1 : 0);
 
-    private Tensor Patches(Tensor x) => nn.functional.unfold(x, (layer.KernelSize, layer.KernelSize),
-        padding: (layer.Padding, layer.Padding), stride: (layer.Stride, layer.Stride)); // [N, D, L]
+    private Tensor Patches(Tensor x) => nn.functional.unfold(x, (layer.KernelHeight, layer.KernelWidth),
+        padding: (layer.PaddingHeight, layer.PaddingWidth), stride: (layer.StrideHeight, layer.StrideWidth)); // [N, D, L]
 
     public Tensor Jacobian(ModuleCall call, long start, long count)
     {
