@@ -41,8 +41,8 @@ internal static class TrainCommand
         var loss = new Option<string>("--loss") { Description = "mse or ce.", DefaultValueFactory = _ => defaults.Loss.ToName() };
         var targets = new Option<string?>("--targets") { Description = "Regression targets: one-hot, centered (0.9/−0.1) or signed (±1). Default: centered for mse, one-hot for ce." };
         var classes = new Option<string?>("--classes") { Description = "Class subset, e.g. 3,5 or cat,dog (labels renumbered in this order; the output count follows unless out= is in --arch)." };
-        var trainSize = new Option<int>("--train-size") { Description = "Training examples drawn from the selected classes; 0 = all.", DefaultValueFactory = _ => defaults.Data.TrainSize };
-        var testSize = new Option<int>("--test-size") { Description = "Test examples; 0 = all.", DefaultValueFactory = _ => defaults.Data.TestSize };
+        var trainSize = new Option<int>("--train-size") { Description = $"Training examples drawn from the selected classes; 0 = all (default {defaults.Data.TrainSize}; npy data: all).", DefaultValueFactory = _ => defaults.Data.TrainSize };
+        var testSize = new Option<int>("--test-size") { Description = $"Test examples; 0 = all (default {defaults.Data.TestSize}; npy data without test files: the hold-out, one fifth when 0).", DefaultValueFactory = _ => defaults.Data.TestSize };
         var checkpointEvery = new Option<int>("--checkpoint-every") { Description = "Checkpoint interval in steps (always at the end too); 0 = only at the end.", DefaultValueFactory = _ => defaults.CheckpointEvery };
         var flowStep = new Option<double?>("--flow-step") { Description = "Gradient flow: fixed ODE step in time units (default: adaptive Dormand–Prince)." };
         var rtol = new Option<double>("--rtol") { Description = "Gradient flow: relative tolerance of the adaptive solver.", DefaultValueFactory = _ => defaults.FlowRelativeTolerance };
@@ -101,15 +101,23 @@ internal static class TrainCommand
                 if (!Explicit(parse, arch) && spec is FcnSpec fcn && new DataOptions(source).ExampleShape is { } shape)
                     spec = fcn with { Inputs = shape.Aggregate(1L, (a, b) => a * b) };
                 // Follow the class count unless the user fixed out= in the spec.
-                if (classList is not null && !(Explicit(parse, arch) && parse.GetValue(arch)!.Contains("out=", StringComparison.OrdinalIgnoreCase)))
+                bool fixedOutputs = Explicit(parse, arch) && parse.GetValue(arch)!.Contains("out=", StringComparison.OrdinalIgnoreCase);
+                if (classList is not null && !fixedOutputs)
                     spec = spec with { Outputs = classList.Length };
+                var npyFiles = npy.Read(parse, source);
+                // npy data: as many outputs as its classes or targets, unless out= is in --arch.
+                if (npyFiles is not null && !fixedOutputs)
+                    spec = spec with { Outputs = NpyDataset.Outputs(new DataOptions(DataSource.Npy, Classes: classList, Npy: npyFiles)) };
                 var (probeTrain, probeTest) = ParseProbe(parse.GetValue(probe)!);
                 config = new TrainConfig
                 {
                     Arch = spec.ToString(),
-                    Data = new DataOptions(source, dataRoot, classList, parse.GetValue(trainSize), parse.GetValue(testSize),
+                    // npy data: every example unless sizes are given (the image sets' defaults mean nothing there).
+                    Data = new DataOptions(source, dataRoot, classList,
+                        source == DataSource.Npy && !Explicit(parse, trainSize) ? 0 : parse.GetValue(trainSize),
+                        source == DataSource.Npy && !Explicit(parse, testSize) ? 0 : parse.GetValue(testSize),
                         parse.GetValue(targets) is { } t ? Targets.Parse(t) : lossKind == LossKind.Mse ? TargetEncoding.Centered : TargetEncoding.OneHot,
-                        Seed: parse.GetValue(seed), Npy: npy.Read(parse, source)),
+                        Seed: parse.GetValue(seed), Npy: npyFiles),
                     Optimizer = OptimizerKinds.Parse(parse.GetValue(optimizer)!),
                     Loss = lossKind,
                     LearningRate = parse.GetValue(lr),

@@ -73,6 +73,19 @@ public static class NpyDataset
         return new PreparedData(train, test, mean, std, options, description);
     }
 
+    /// <summary>
+    /// The outputs a network needs for this data: the class count (the subset's, else the largest label + 1) for
+    /// integer labels, the targets' width for float labels. Reads only the labels file.
+    /// </summary>
+    public static long Outputs(DataOptions options)
+    {
+        var files = options.Npy ?? throw new ArgumentException("npy data needs its files (inputs X.npy and labels y.npy)");
+        using var y = NpyFile.Read(files.Labels);
+        if (y.is_floating_point()) return y.dim() == 2 ? y.shape[1] : 1;
+        if (options.Classes is { } c) return c.Length;
+        return y.numel() == 0 ? 0 : y.max().item<long>() + 1;
+    }
+
     private static (Tensor X, Tensor Y) ReadPair(string inputsPath, string labelsPath)
     {
         var x = NpyFile.Read(inputsPath);
