@@ -1,3 +1,4 @@
+using GpuNtk.Tests.Cli;
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Text;
@@ -18,7 +19,7 @@ internal sealed class TrainProcess : IDisposable
 
     private TrainProcess(IEnumerable<string> args, string workDir)
     {
-        var info = new ProcessStartInfo(DotNet)
+        var info = new ProcessStartInfo(GpuNtkProcess.DotNet)
         {
             WorkingDirectory = workDir, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
         };
@@ -32,7 +33,7 @@ internal sealed class TrainProcess : IDisposable
         _process.BeginErrorReadLine();
     }
 
-    public static string? Dll { get; } = Locate();
+    public static string? Dll => GpuNtkProcess.Dll;
 
     public int Id => _process.Id;
 
@@ -106,21 +107,6 @@ internal sealed class TrainProcess : IDisposable
     {
         if (line is null) return;
         lock (_output) _output.AppendLine(line);
-    }
-
-    private static string DotNet => Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host && File.Exists(host) ? host : "dotnet";
-
-    private static string? Locate()
-    {
-        var testDir = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
-        string tfm = testDir.Name, configuration = testDir.Parent?.Name ?? "Release";
-        for (var d = testDir; d is not null; d = d.Parent)
-            if (File.Exists(Path.Combine(d.FullName, "GpuNtk.sln")))
-            {
-                var dll = Path.Combine(d.FullName, "src", "GpuNtk.Cli", "bin", configuration, tfm, "gpuntk.dll");
-                return File.Exists(dll) ? dll : null;
-            }
-        return null;
     }
 
 #pragma warning disable SYSLIB1054 // LibraryImport needs unsafe code enabled in the test project; kill(2) takes two ints.
