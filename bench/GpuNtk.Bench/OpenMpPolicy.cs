@@ -5,8 +5,7 @@ namespace GpuNtk.Bench;
 /// <summary>
 /// libgomp (libtorch's OpenMP) spins while a parallel region waits for its threads. When other processes compete for
 /// the cores, a spinning thread burns the slice its partner needs, and each of the many small parallel ops of an NTK
-/// computation can stall for a scheduler time slice: measured here, 2-thread runs of the 16-input NTK swung between
-/// 1.5 ms and 224 ms. OMP_WAIT_POLICY=PASSIVE (threads sleep instead) removes that. It must be in the native
+/// computation can stall for a scheduler time slice (bench/README.md has the measured swing). OMP_WAIT_POLICY=PASSIVE (threads sleep instead) removes that. It must be in the native
 /// environment before libtorch loads (.NET's Environment.SetEnvironmentVariable does not reach getenv on Unix).
 /// The benchmark sets the same policy for itself and for the Python peer.
 /// </summary>

@@ -21,8 +21,7 @@ public sealed class AnalyticKernel
 
     /// <summary>
     /// Largest automatic block side: the elementwise passes are memory-bound, and beyond ~2048² entries a block's
-    /// temporaries fall out of cache (10,000² FCN NTK with tensor ops only, 2 cores: 8.2 s CPU at 2048 against
-    /// 10.2 s at 4729; the fused CPU kernel is insensitive to it, 5.3–5.5 s CPU from 1024 to 4096).
+    /// temporaries fall out of cache, so larger blocks of tensor ops get slower (the fused CPU kernel does not care).
     /// </summary>
     private const long MaxAutomaticBlock = 2048;
 
