@@ -31,7 +31,9 @@ public sealed class LayerNormKernelLayer(double epsilon) : IKernelLayer
         if (state.IsSpatial)
             throw new InvalidOperationException("the LayerNorm kernel is implemented on features; put LayerNorm after a dense layer");
         var (var1, var2) = context.Variances(this, state);
-        using var scale = var1.add(Epsilon).mul_(var2.add(Epsilon)).rsqrt_();
+        using var v1 = var1.add(Epsilon);
+        using var v2 = var2.add(Epsilon);
+        using var scale = v1.mul(v2).rsqrt_(); // [B1, B2] (grid) or [B] (pairs)
         return state with { Nngp = state.Nngp.mul_(scale), Ntk = state.Ntk?.mul_(scale) };
     }
 }
