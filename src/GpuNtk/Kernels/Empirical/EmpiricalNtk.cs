@@ -19,7 +19,7 @@ namespace GpuNtk.Kernels.Empirical;
 /// then per-layer rules: dense layers add (WM²·AAᵀ + BM²)∘(GGᵀ) and never form J; convolutions choose per layer, by
 /// a cost model, between a pixel-pair rule (patch Gram × signal Gram) and their per-example weight gradients;
 /// LayerNorm/GroupNorm affine parameters and unknown modules contract their own per-example Jacobian (one layer at a
-/// time).</item>
+/// time). Rules come from <see cref="NtkOptions.Rules"/> (<see cref="NtkRuleRegistry"/>), where users add their own.</item>
 /// <item><see cref="NtkImplementation.JacobianContraction"/>: the same capture, every layer through its per-example
 /// Jacobian, contracted layer by layer.</item>
 /// <item><see cref="NtkImplementation.VectorProducts"/>: Θ·e for every basis vector e by a VJP and a double-backward
