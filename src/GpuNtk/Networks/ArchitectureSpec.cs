@@ -21,11 +21,14 @@ public abstract record ArchitectureSpec
     public abstract long InputSize { get; }
     public abstract long Outputs { get; init; }
 
-    /// <summary>Keys and canonical values, in print order.</summary>
-    protected abstract IEnumerable<(string Key, string Value)> Fields();
+    /// <summary>
+    /// Every key and its canonical value, in print order; a null value (an optional key at its default) is not printed,
+    /// so older spec strings stay as they were. The keys are also the valid keys parsing accepts.
+    /// </summary>
+    protected abstract IEnumerable<(string Key, string? Value)> Fields();
 
     public sealed override string ToString() =>
-        Kind + ":" + string.Join(",", Fields().Select(f => $"{f.Key}={f.Value}"));
+        Kind + ":" + string.Join(",", Fields().Where(f => f.Value is not null).Select(f => $"{f.Key}={f.Value}"));
 
     /// <summary>Parses a spec string; errors name the offending key and list the valid ones.</summary>
     public static ArchitectureSpec Parse(string text)
@@ -43,7 +46,7 @@ public abstract record ArchitectureSpec
             _ => throw new FormatException($"architecture '{text}': unknown kind '{kind}'; use fcn, cnn or wrn " +
                                            "(e.g. fcn:depth=2,width=512,act=relu,param=ntk)"),
         };
-        values.ThrowIfUnused(spec.Kind);
+        values.ThrowIfUnused(spec.Kind, spec.Fields().Select(f => f.Key));
         spec.Validate();
         return spec;
     }
@@ -114,6 +117,16 @@ internal sealed class SpecFields
             ? r : throw new FormatException($"architecture '{_text}': {key}={v} is not a number");
     }
 
+    /// <summary>The value of <paramref name="key"/> among named <paramref name="choices"/> (case-insensitive), or <paramref name="fallback"/>.</summary>
+    public T Choice<T>(string key, T fallback, params (string Name, T Value)[] choices)
+    {
+        var v = Raw(key);
+        if (v is null) return fallback;
+        foreach (var (name, value) in choices)
+            if (string.Equals(name, v, StringComparison.OrdinalIgnoreCase)) return value;
+        throw new FormatException($"architecture '{_text}': {key}={v} is not one of {string.Join(", ", choices.Select(c => c.Name))}");
+    }
+
     public Activation Activation(string key, Activation fallback)
     {
         var v = Raw(key);
@@ -128,18 +141,11 @@ internal sealed class SpecFields
         catch (FormatException e) { throw new FormatException($"architecture '{_text}': {e.Message}"); }
     }
 
-    public void ThrowIfUnused(string kind)
+    public void ThrowIfUnused(string kind, IEnumerable<string> validKeys)
     {
         var unknown = _values.Keys.Where(k => !_used.Contains(k)).ToList();
         if (unknown.Count == 0) return;
-        var valid = string.Join(", ", _used.Concat(KnownKeys(kind)).Distinct());
+        var valid = string.Join(", ", validKeys);
         throw new FormatException($"architecture '{_text}': unknown key(s) {string.Join(", ", unknown)} for {kind}; valid keys: {valid}");
     }
-
-    private static IEnumerable<string> KnownKeys(string kind) => kind switch
-    {
-        "fcn" => ["depth", "width", "act", "param", "in", "out", "wstd", "bstd"],
-        "cnn" => ["depth", "channels", "act", "param", "in", "size", "out", "wstd", "bstd"],
-        _ => ["depth", "k", "act", "param", "in", "size", "out", "wstd", "bstd"],
-    };
 }

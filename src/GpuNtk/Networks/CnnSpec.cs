@@ -11,7 +11,7 @@ public sealed record CnnSpec : ImageSpec
     public long Depth { get; init; } = 1;
     public long Channels { get; init; } = 64;
 
-    protected override IEnumerable<(string Key, string Value)> Fields() =>
+    protected override IEnumerable<(string Key, string? Value)> Fields() =>
         [("depth", Depth.ToString()), ("channels", Channels.ToString()), .. ImageFields()];
 
     internal static CnnSpec FromFields(SpecFields f) =>

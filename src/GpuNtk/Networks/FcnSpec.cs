@@ -3,6 +3,7 @@ namespace GpuNtk.Networks;
 /// <summary>
 /// Fully connected network: flatten → [Dense(width) → φ] × <see cref="Depth"/> → Dense(out).
 /// <c>depth</c> counts hidden layers: <c>fcn:depth=2,width=256,in=3072,out=10</c> is 3072-256-256-10.
+/// <c>norm=layer</c> puts a parameter-free <see cref="LayerNormLayer"/> between each hidden dense layer and its φ.
 /// </summary>
 public sealed record FcnSpec : ArchitectureSpec
 {
@@ -16,12 +17,14 @@ public sealed record FcnSpec : ArchitectureSpec
     public override double WStd { get; init; } = Math.Sqrt(2);
     public override double BStd { get; init; } = 0.1;
     public override long InputSize => Inputs;
+    /// <summary>Whether a <see cref="LayerNormLayer"/> follows every hidden dense layer (key <c>norm=layer</c>; default <c>none</c>).</summary>
+    public bool LayerNorm { get; init; }
 
-    protected override IEnumerable<(string Key, string Value)> Fields() =>
+    protected override IEnumerable<(string Key, string? Value)> Fields() =>
     [
         ("depth", Depth.ToString()), ("width", Width.ToString()), ("act", Activation.ToName()),
         ("param", Parameterization.ToName()), ("in", Inputs.ToString()), ("out", Outputs.ToString()),
-        ("wstd", Num(WStd)), ("bstd", Num(BStd)),
+        ("wstd", Num(WStd)), ("bstd", Num(BStd)), ("norm", LayerNorm ? "layer" : null),
     ];
 
     internal static FcnSpec FromFields(SpecFields f)
@@ -33,6 +36,7 @@ public sealed record FcnSpec : ArchitectureSpec
             Parameterization = f.Parameterization("param", Parameterization.Ntk),
             Inputs = f.Long("in", 3072), Outputs = f.Long("out", 10),
             WStd = f.Double("wstd", DefaultWStd(act)), BStd = f.Double("bstd", 0.1),
+            LayerNorm = f.Choice("norm", false, ("none", false), ("layer", true)),
         };
     }
 

@@ -17,7 +17,7 @@ public abstract record ImageSpec : ArchitectureSpec
     public override long InputSize => InChannels * ImageSize * ImageSize;
 
     /// <summary>The shared keys, in print order.</summary>
-    protected IEnumerable<(string Key, string Value)> ImageFields() =>
+    protected IEnumerable<(string Key, string? Value)> ImageFields() =>
     [
         ("act", Activation.ToName()), ("param", Parameterization.ToName()), ("in", InChannels.ToString()),
         ("size", ImageSize.ToString()), ("out", Outputs.ToString()), ("wstd", Num(WStd)), ("bstd", Num(BStd)),

@@ -49,6 +49,7 @@ public static class NetworkFactory
         for (long i = 0; i < s.Depth; i++)
         {
             yield return new DenseLayer(fanIn, s.Width, s.Parameterization, s.WStd, s.BStd);
+            if (s.LayerNorm) yield return new LayerNormLayer();
             yield return new ActivationLayer(s.Activation);
             fanIn = s.Width;
         }

@@ -14,7 +14,7 @@ public sealed record WideResNetSpec : ImageSpec
     public long BlocksPerGroup => (Depth - 4) / 6;
     public long[] GroupChannels => [16 * WidenFactor, 32 * WidenFactor, 64 * WidenFactor];
 
-    protected override IEnumerable<(string Key, string Value)> Fields() =>
+    protected override IEnumerable<(string Key, string? Value)> Fields() =>
         [("depth", Depth.ToString()), ("k", WidenFactor.ToString()), .. ImageFields()];
 
     internal static WideResNetSpec FromFields(SpecFields f) =>

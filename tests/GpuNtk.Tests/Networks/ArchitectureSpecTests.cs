@@ -11,12 +11,20 @@ public sealed class ArchitectureSpecTests
     [TestCase("wrn:depth=16,k=2,act=tanh,param=standard,in=3,size=32,out=10,wstd=1,bstd=0.05")]
     [TestCase("fcn")]
     [TestCase("cnn:channels=8")]
+    [TestCase("fcn:depth=1,width=4,norm=layer,in=3,out=2")]
     public void PrintedSpecParsesBackToAnEqualRecord(string text)
     {
         var spec = ArchitectureSpec.Parse(text);
         var printed = spec.ToString();
         Assert.That(ArchitectureSpec.Parse(printed), Is.EqualTo(spec));
         Assert.That(ArchitectureSpec.Parse(printed).ToString(), Is.EqualTo(printed));
+    }
+
+    [Test]
+    public void OptionalKeysAtTheirDefaultAreNotPrinted()
+    {
+        Assert.That(ArchitectureSpec.Parse("fcn:norm=none").ToString(), Does.Not.Contain("norm"));
+        Assert.That(ArchitectureSpec.Parse("fcn:norm=layer").ToString(), Does.EndWith(",norm=layer"));
     }
 
     [Test]
@@ -37,6 +45,8 @@ public sealed class ArchitectureSpecTests
     [TestCase("fcn:param=mup", "unknown parameterization")]
     [TestCase("fcn:width", "not key=value")]
     [TestCase("fcn:width=3,width=4", "given twice")]
+    [TestCase("fcn:norm=batch", "norm=batch is not one of none, layer")]
+    [TestCase("cnn:norm=layer", "unknown key(s) norm for cnn; valid keys: depth, channels, act")]
     public void BadSpecsGiveErrorsNamingTheProblem(string text, string fragment)
     {
         var e = Assert.Throws<FormatException>(() => ArchitectureSpec.Parse(text));

@@ -42,7 +42,7 @@ public sealed class AnalyticKernel
     /// off a narrow instance of the same spec, so the recursion cannot drift from the networks; only <c>param=ntk</c>
     /// has a width-independent limit.
     /// </summary>
-    public static AnalyticKernel FromSpec(ArchitectureSpec spec)
+    public static AnalyticKernel FromSpec(ArchitectureSpec spec, KernelLayerRegistry? layers = null)
     {
         ArgumentNullException.ThrowIfNull(spec);
         spec.Validate();
@@ -56,14 +56,18 @@ public sealed class AnalyticKernel
             _ => throw new ArgumentException($"{spec}: no analytic kernel for architecture kind {spec.Kind}", nameof(spec)),
         };
         using var net = NetworkFactory.Create(skeleton, seed: 0, ScalarType.Float32);
-        return FromNetwork(net);
+        return FromNetwork(net, layers);
     }
 
     /// <summary>Parses <paramref name="spec"/> (<see cref="ArchitectureSpec.Parse"/>) and builds its kernel.</summary>
-    public static AnalyticKernel FromSpec(string spec) => FromSpec(ArchitectureSpec.Parse(spec));
+    public static AnalyticKernel FromSpec(string spec, KernelLayerRegistry? layers = null) => FromSpec(ArchitectureSpec.Parse(spec), layers);
 
-    /// <summary>The kernel of <paramref name="network"/>'s architecture (its parameters' values play no part).</summary>
-    public static AnalyticKernel FromNetwork(Network network)
+    /// <summary>
+    /// The kernel of <paramref name="network"/>'s architecture (its parameters' values play no part): its first layer
+    /// gives the input kernel, every other layer the kernel layer <paramref name="layers"/> registers for its type
+    /// (null: <see cref="KernelLayerRegistry.CreateDefault"/>).
+    /// </summary>
+    public static AnalyticKernel FromNetwork(Network network, KernelLayerRegistry? layers = null)
     {
         ArgumentNullException.ThrowIfNull(network);
         RequireNtkParameterization(network.Spec);
@@ -74,7 +78,8 @@ public sealed class AnalyticKernel
             ToImageLayer t => new ImageKernelInput(t.Channels, t.Size, t.Size),
             _ => throw new ArgumentException($"{network.Spec}: a network must start with a flatten or to-image layer", nameof(network)),
         } : throw new ArgumentException($"{network.Spec}: the network has no layers", nameof(network));
-        return new AnalyticKernel(input, modules.Skip(1).Select(m => LayerFor(m, network.Spec)).ToList());
+        return new AnalyticKernel(input, KernelLayerBuilder.Sequence(layers ?? KernelLayerRegistry.CreateDefault(),
+            network.Spec.ToString(), modules.Skip(1)));
     }
 
     private static void RequireNtkParameterization(ArchitectureSpec spec)
@@ -83,20 +88,6 @@ public sealed class AnalyticKernel
             throw new ArgumentException($"{spec}: analytic kernels need param=ntk — in the standard parameterization the NTK " +
                                         "grows with the width and has no finite limit; use param=ntk");
     }
-
-    private static IKernelLayer LayerFor(nn.Module<Tensor, Tensor> module, ArchitectureSpec spec) => module switch
-    {
-        DenseLayer d => new DenseKernelLayer(d.WeightMultiplier * Math.Sqrt(d.FanIn), d.BiasMultiplier),
-        Conv2dLayer c => new ConvKernelLayer(c.KernelSize, c.Stride, c.WeightMultiplier * Math.Sqrt(c.FanIn), c.BiasMultiplier),
-        ActivationLayer a => new ActivationKernelLayer(DualActivations.For(a.Kind)),
-        AveragePoolLayer p => new AveragePoolKernelLayer(p.Window),
-        GlobalAveragePoolLayer => new GlobalAveragePoolKernelLayer(),
-        FlattenLayer => new FlattenKernelLayer(),
-        ResidualBlock r => new ResidualKernelLayer(
-            [LayerFor(r.act1, spec), LayerFor(r.conv1, spec), LayerFor(r.act2, spec), LayerFor(r.conv2, spec)],
-            r.shortcut is null ? null : [LayerFor(r.shortcut, spec)]),
-        _ => throw new NotSupportedException($"{spec}: no kernel rule for layer {module.GetType().Name}"),
-    };
 
     /// <summary>NNGP and/or NTK <c>[N1, N2]</c> between <paramref name="x1"/> and <paramref name="x2"/> (null: X1).</summary>
     public InfiniteWidthKernels Compute(Tensor x1, Tensor? x2 = null, AnalyticKernelOptions? options = null)

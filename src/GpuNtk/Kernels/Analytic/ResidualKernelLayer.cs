@@ -1,3 +1,5 @@
+using GpuNtk.Networks;
+
 namespace GpuNtk.Kernels.Analytic;
 
 /// <summary>
@@ -9,6 +11,11 @@ public sealed class ResidualKernelLayer(IReadOnlyList<IKernelLayer> branch, IRea
     public IReadOnlyList<IKernelLayer> Branch { get; } = branch;
     /// <summary>Empty: identity shortcut.</summary>
     public IReadOnlyList<IKernelLayer> Shortcut { get; } = shortcut ?? [];
+
+    /// <summary>The kernel layer of GpuNtk's <see cref="ResidualBlock"/>: branch φ → conv → φ → conv, shortcut identity or 1×1 conv.</summary>
+    public static ResidualKernelLayer For(ResidualBlock block, KernelLayerBuilder builder) => new(
+        builder.Layers([block.act1, block.conv1, block.act2, block.conv2]),
+        block.shortcut is null ? null : builder.Layers([block.shortcut]));
 
     public string Name => $"residual([{string.Join(", ", Branch.Select(l => l.Name))}] + [{(Shortcut.Count == 0 ? "identity" : string.Join(", ", Shortcut.Select(l => l.Name)))}])";
 

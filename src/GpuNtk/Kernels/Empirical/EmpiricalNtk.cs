@@ -19,7 +19,7 @@ namespace GpuNtk.Kernels.Empirical;
 /// then per-layer rules: dense layers add (WM²·AAᵀ + BM²)∘(GGᵀ) and never form J; convolutions choose per layer, by
 /// a cost model, between a pixel-pair rule (patch Gram × signal Gram) and their per-example weight gradients;
 /// LayerNorm/GroupNorm affine parameters and unknown modules contract their own per-example Jacobian (one layer at a
-/// time).</item>
+/// time). Rules come from <see cref="NtkOptions.Rules"/> (<see cref="NtkRuleRegistry"/>), where users add their own.</item>
 /// <item><see cref="NtkImplementation.JacobianContraction"/>: the same capture, every layer through its per-example
 /// Jacobian, contracted layer by layer.</item>
 /// <item><see cref="NtkImplementation.VectorProducts"/>: Θ·e for every basis vector e by a VJP and a double-backward
@@ -44,7 +44,7 @@ public static class EmpiricalNtk
     {
         options ??= new NtkOptions();
         Validate(model, x1, x2, options);
-        var plan = ModelPlan.Build(model, x1);
+        var plan = ModelPlan.Build(model, x1, options.Rules);
         var implementation = ResolvePlan(plan, options.Implementation, options.MemoryBudgetBytes);
         using var workers = NtkWorkerSet.Create(plan, implementation, x1, x2, options);
         return BlockedNtk.Assemble(workers, x1, x2, plan.Outputs, options);
@@ -60,7 +60,7 @@ public static class EmpiricalNtk
         options ??= new NtkOptions();
         Validate(model, x1, x2, options);
         RequireTiledOutput(options);
-        var plan = ModelPlan.Build(model, x1);
+        var plan = ModelPlan.Build(model, x1, options.Rules);
         var kernel = NtkWorkerSet.CreateKernel(plan, ResolvePlan(plan, options.Implementation, options.MemoryBudgetBytes), options, default);
         long n1 = x1.shape[0], n2 = (x2 ?? x1).shape[0];
         return new KernelTiling(n1, n2, BlockedNtk.TileSize(kernel, Math.Max(n1, n2), options, workers: 1, symmetric: x2 is null), x2 is null);
@@ -82,7 +82,7 @@ public static class EmpiricalNtk
         ArgumentNullException.ThrowIfNull(sink);
         Validate(model, x1, x2, options);
         RequireTiledOutput(options);
-        var plan = ModelPlan.Build(model, x1);
+        var plan = ModelPlan.Build(model, x1, options.Rules);
         var layout = sink.Layout;
         long n1 = x1.shape[0], n2 = (x2 ?? x1).shape[0];
         long[] expected = options.Output == NtkOutput.Full ? [n1, n2, plan.Outputs, plan.Outputs] : [n1, n2];

@@ -6,13 +6,14 @@ namespace GpuNtk.Kernels.Empirical;
 /// Sums per-layer contributions to one block of Θ in the layout the contractions produce, and returns the block in
 /// the public layout (src/GpuNtk/Kernels/README.md). Internal layouts: full <c>[N1, O, N2, O]</c> (so a contraction
 /// over example-major rows i·O + a is a plain matrix product), trace <c>[N1, N2]</c> summed over outputs,
-/// diagonal full <c>[N, O, O]</c>, diagonal trace <c>[N]</c> summed.
+/// diagonal full <c>[N, O, O]</c>, diagonal trace <c>[N]</c> summed. A rule (<see cref="ILayerNtkRule.TryAccumulate"/>)
+/// adds its layer's share through <see cref="AddJacobians"/>, <see cref="AddFactored"/> or <see cref="AddRows"/>.
 /// </summary>
-internal sealed class NtkAccumulator : IDisposable
+public sealed class NtkAccumulator : IDisposable
 {
     private readonly Tensor _acc;
 
-    public NtkAccumulator(NtkOutput output, long n1, long n2, long outputs, ScalarType dtype, Device device,
+    internal NtkAccumulator(NtkOutput output, long n1, long n2, long outputs, ScalarType dtype, Device device,
         long memoryBudgetBytes = 1L << 30)
     {
         MemoryBudgetBytes = memoryBudgetBytes;
@@ -97,7 +98,7 @@ internal sealed class NtkAccumulator : IDisposable
     public void AddRows(long start, Tensor rows) => _acc.narrow(0, start, rows.shape[0]).add_(rows);
 
     /// <summary>The block in the public layout: <c>[N1, N2, O, O]</c>, <c>[N1, N2]</c> (mean over outputs), <c>[N, O, O]</c> or <c>[N]</c>.</summary>
-    public Tensor Result() => Output switch
+    internal Tensor Result() => Output switch
     {
         NtkOutput.Full => _acc.permute(0, 2, 1, 3).contiguous(),
         NtkOutput.Trace or NtkOutput.DiagonalTrace => _acc.div(O),

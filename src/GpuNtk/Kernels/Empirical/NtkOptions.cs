@@ -57,6 +57,12 @@ public sealed record NtkOptions(
     ILogger? Logger = null)
 {
     /// <summary>
+    /// Which rule serves each parameterized module in the structured and Jacobian-contraction methods; null: the
+    /// built-in rules (<see cref="NtkRuleRegistry.CreateDefault"/>). Register a rule for your own layer type here.
+    /// </summary>
+    public NtkRuleRegistry? Rules { get; init; }
+
+    /// <summary>
     /// Called on the worker's thread after each block (or diagonal tile) with the worker's index in
     /// <see cref="Devices"/>; for tests that check how blocks were distributed.
     /// </summary>

@@ -35,6 +35,10 @@ public sealed class MonteCarloAgreementTests
         AssertAgreement($"fcn:depth={depth},width=1024,act={act},in=16,out=1", Inputs(6, 16));
 
     [Test]
+    public void FcnWithLayerNormMonteCarloMatchesAnalytic() =>
+        AssertAgreement("fcn:depth=2,width=1024,act=relu,norm=layer,in=16,out=1", Inputs(6, 16));
+
+    [Test]
     public void CnnMonteCarloMatchesAnalytic() =>
         AssertAgreement("cnn:depth=1,channels=256,act=relu,in=2,size=8,out=1", Inputs(4, 2, 8, 8));
 

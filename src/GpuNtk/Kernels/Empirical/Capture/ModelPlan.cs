@@ -52,9 +52,10 @@ internal sealed class ModelPlan
     public static IReadOnlyList<Tensor> OwnParameters(nn.Module module) =>
         module.named_parameters(recurse: false).Select(p => (Tensor)p.parameter).Where(p => p.requires_grad).ToList();
 
-    /// <summary>Probes <paramref name="model"/> with the first example of <paramref name="x"/>.</summary>
-    public static ModelPlan Build(nn.Module<Tensor, Tensor> model, Tensor x)
+    /// <summary>Probes <paramref name="model"/> with the first example of <paramref name="x"/>; rules from <paramref name="rules"/> (null: the built-in ones).</summary>
+    public static ModelPlan Build(nn.Module<Tensor, Tensor> model, Tensor x, NtkRuleRegistry? rules = null)
     {
+        rules ??= NtkRuleRegistry.CreateDefault();
         var trainable = model.parameters().Where(p => p.requires_grad).ToList();
         if (trainable.Count == 0)
             throw new ArgumentException("the model has no parameters with requires_grad = true, so its NTK is zero; " +
@@ -66,7 +67,7 @@ internal sealed class ModelPlan
         var hookable = new List<(nn.Module Module, ILayerNtkRule Rule)>();
         foreach (var m in owners)
         {
-            if (m is nn.Module<Tensor, Tensor>) hookable.Add((m, LayerRules.For(m)));
+            if (m is nn.Module<Tensor, Tensor>) hookable.Add((m, rules.For(m)));
             else reason ??= $"module '{m.GetName()}' ({m.GetType().Name}) owns parameters but is not a Module<Tensor, Tensor>, so no forward hook can see its calls";
         }
 

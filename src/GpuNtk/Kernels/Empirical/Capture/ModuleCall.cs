@@ -7,7 +7,7 @@ namespace GpuNtk.Kernels.Empirical;
 /// One call of a module that owns trainable parameters, as seen by a forward hook in a capture pass over a tile of
 /// N examples with O outputs each: the call's input for the N examples and the backprop signal of every output.
 /// </summary>
-internal sealed class ModuleCall(nn.Module module, ILayerNtkRule rule, Tensor input, Tensor signal)
+public sealed class ModuleCall(nn.Module module, ILayerNtkRule rule, Tensor input, Tensor signal)
 {
     public nn.Module Module { get; } = module;
 

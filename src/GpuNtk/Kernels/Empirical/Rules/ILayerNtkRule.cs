@@ -3,10 +3,12 @@ using static TorchSharp.torch;
 namespace GpuNtk.Kernels.Empirical;
 
 /// <summary>
-/// How one kind of module contributes to Θ, given a call's input and backprop signals (<see cref="ModuleCall"/>).
-/// Adding a layer type = one new rule file + one line in <see cref="LayerRules"/>.
+/// How one kind of module contributes to Θ, given a call's input and backprop signals (<see cref="ModuleCall"/>):
+/// the per-example Jacobian of the module's own trainable parameters, and optionally a structured contraction that
+/// never forms it. Rules are found through an <see cref="NtkRuleRegistry"/> keyed by module type (adding a layer
+/// type: src/GpuNtk/Kernels/README.md, "Adding a layer").
 /// </summary>
-internal interface ILayerNtkRule
+public interface ILayerNtkRule
 {
     /// <summary>
     /// The per-example Jacobian splits into this many independent slices of the parameters (dense: output features,

@@ -63,7 +63,7 @@ internal sealed class NtkWorkerSet : IDisposable
                 {
                     replica = NetworkReplica.Create((Network)plan.Model, device);
                     var (wx1, wx2) = (OnDevice(x1, device, copies), x2 is null ? null : OnDevice(x2, device, copies));
-                    var replicaPlan = ModelPlan.Build(replica, wx1);
+                    var replicaPlan = ModelPlan.Build(replica, wx1, options.Rules);
                     workers.Add(new NtkWorker(i, device, CreateKernel(replicaPlan, implementation, options, stop.Token), wx1, wx2, replica, copies));
                 }
                 catch
