@@ -1,3 +1,4 @@
+using GpuNtk.Dynamics.Predictors;
 using static TorchSharp.torch;
 
 namespace GpuNtk.Training;
@@ -14,27 +15,17 @@ public enum LossKind
 /// <summary>Loss values and accuracies; every result is a device scalar (no host round-trip).</summary>
 public static class Losses
 {
-    /// <summary>The mean loss of <paramref name="output"/> <c>[N, O]</c> against <paramref name="targets"/> <c>[N, O]</c> / <paramref name="labels"/> <c>[N]</c>.</summary>
-    public static Tensor Compute(LossKind kind, Tensor output, Tensor targets, Tensor labels)
+    /// <summary>The loss a <see cref="LossKind"/> names (the one loss abstraction, in Dynamics).</summary>
+    public static OutputLoss ToOutputLoss(this LossKind kind) => kind switch
     {
-        switch (kind)
-        {
-            case LossKind.Mse:
-                // ½·mean over N·O entries = 1/(2·N·O)·‖f − y‖².
-                return nn.functional.mse_loss(output, targets).mul_(0.5);
-            case LossKind.CrossEntropy:
-                if (output.shape[1] == 1)
-                {
-                    using var scope = NewDisposeScope();
-                    // softplus(−y·f) with y = ±1.
-                    var sign = labels.to(output.dtype).mul(2).sub_(1).unsqueeze(1);
-                    return nn.functional.softplus(output.mul(sign).neg_()).mean().MoveToOuterDisposeScope();
-                }
-                return nn.functional.cross_entropy(output, labels);
-            default:
-                throw new ArgumentOutOfRangeException(nameof(kind));
-        }
-    }
+        LossKind.Mse => OutputLoss.MeanSquaredError,
+        LossKind.CrossEntropy => OutputLoss.CrossEntropy,
+        _ => throw new ArgumentOutOfRangeException(nameof(kind)),
+    };
+
+    /// <summary>The mean loss of <paramref name="output"/> <c>[N, O]</c> against <paramref name="targets"/> <c>[N, O]</c> / <paramref name="labels"/> <c>[N]</c>.</summary>
+    public static Tensor Compute(LossKind kind, Tensor output, Tensor targets, Tensor labels) =>
+        kind.ToOutputLoss().Value(output, targets, labels);
 
     /// <summary>Fraction of examples whose prediction (argmax, or the sign of a single output) equals the label.</summary>
     public static Tensor Accuracy(Tensor output, Tensor labels)

@@ -32,17 +32,6 @@ public sealed class LinearizationSweepTests
     }
 
     [Test]
-    public void PowerIterationFindsTheTopEigenvalueOfTheNtk()
-    {
-        using var net = NetworkFactory.Create("fcn:depth=1,width=32,act=relu,in=6,out=2", 1, ScalarType.Float64);
-        using var g = new Generator(5);
-        var x = randn([10, 6], ScalarType.Float64, generator: g);
-        var theta = EmpiricalNtk.Compute(net, x).permute(0, 2, 1, 3).reshape(20, 20);
-        double exact = linalg.eigvalsh(theta)[-1].item<double>();
-        Assert.That(LinearizationSweep.TopNtkEigenvalue(net, x, 60, 0), Is.EqualTo(exact).Within(1e-6).Percent);
-    }
-
-    [Test]
     public void ASmallSweepRecordsEveryWidthAndTimeAndWritesCsv()
     {
         using var data = SweepData.Load(TwoClasses(24, 12), 4, ScalarType.Float64, CPU);

@@ -1,3 +1,4 @@
+using GpuNtk.Kernels.Autograd;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -83,14 +84,12 @@ internal sealed class BatchedDenseDerivatives(DenseNetworkPlan plan) : IPerExamp
 
     private static Tensor?[] GradParts(Tensor scalar, Tensor[] leaves, bool createGraph)
     {
-        if (!scalar.requires_grad) return new Tensor?[leaves.Length];
-        return autograd.grad([scalar], leaves, retain_graph: createGraph, create_graph: createGraph, allow_unused: true)
-            .Select(g => g is null || g.IsInvalid ? null : g).ToArray();
+        return ParameterGradients.OrNull([scalar], leaves, retainGraph: createGraph, createGraph: createGraph);
     }
 
     private Tensor Grad(Tensor scalar, Tensor[] leaves, bool createGraph, long rows)
     {
         var parts = GradParts(scalar, leaves, createGraph);
-        return ParameterVector.Concatenate(parts.Select((g, i) => g ?? zeros_like(leaves[i])).ToArray(), rows);
+        return ParameterVector.Concatenate(ParameterGradients.ZerosForNull(parts, leaves), rows);
     }
 }

@@ -1,3 +1,4 @@
+using GpuNtk.Kernels.Autograd;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -48,8 +49,7 @@ internal sealed class LoopedModuleDerivatives(nn.Module<Tensor, Tensor> model) :
     private Tensor Grad(Tensor scalar, bool createGraph)
     {
         if (!scalar.requires_grad) return zeros(Parameters.Count, _params[0].dtype, _params[0].device);
-        var grads = autograd.grad([scalar], _params, retain_graph: createGraph, create_graph: createGraph, allow_unused: true);
-        return cat(grads.Select((g, i) => (g is null || g.IsInvalid ? zeros_like(_params[i]) : g).reshape(-1)).ToArray());
+        return ParameterGradients.Flat([scalar], _params, retainGraph: createGraph, createGraph: createGraph);
     }
 
     private static Tensor Dot(Tensor a, Tensor b) => a.mul(b).sum();

@@ -1,4 +1,6 @@
 using GpuNtk.Dynamics.Ode;
+using GpuNtk.Dynamics.Predictors;
+using GpuNtk.Kernels.Autograd;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -6,17 +8,16 @@ namespace GpuNtk.Dynamics.Hierarchy;
 
 /// <summary>
 /// The real network trained by gradient flow dθ/dt = −η∇L, L = 1/(2·N·O)·‖f(X; θ) − Y‖² (src/GpuNtk/Kernels/README.md),
-/// integrated with <see cref="DormandPrinceSolver"/> on the flat parameter vector — the reference trajectory the
-/// truncated hierarchy is compared with. After <see cref="AdvanceTo"/> the model holds θ(t).
+/// integrated as a <see cref="ParameterGradientFlow"/> — the reference trajectory the truncated hierarchy is compared
+/// with. After <see cref="AdvanceTo"/> the model holds θ(t).
 /// </summary>
 public sealed class NetworkGradientFlow : IDisposable
 {
     private readonly nn.Module<Tensor, Tensor> _model;
-    private readonly ParameterVector _theta;
+    private readonly Tensor[] _parameters;
     private readonly Tensor _inputs;
     private readonly Tensor _targets;
-    private readonly double _rate;
-    private readonly DormandPrinceSolver _solver;
+    private readonly ParameterGradientFlow _flow;
 
     /// <param name="model">Trained in place (its trainable parameters follow θ(t)).</param>
     /// <param name="inputs">X, <c>[N, …]</c>.</param>
@@ -28,8 +29,7 @@ public sealed class NetworkGradientFlow : IDisposable
         _model = model ?? throw new ArgumentNullException(nameof(model));
         ArgumentNullException.ThrowIfNull(inputs);
         ArgumentNullException.ThrowIfNull(targets);
-        if (!(learningRate > 0) || double.IsInfinity(learningRate)) throw new ArgumentOutOfRangeException(nameof(learningRate), learningRate, "η must be positive and finite");
-        _theta = ParameterVector.Of(model);
+        _parameters = ParameterVector.Of(model).Entries.Select(e => (Tensor)e.Parameter).ToArray();
         using (var noGrad = no_grad())
         using (var scope = NewDisposeScope())
         {
@@ -39,20 +39,14 @@ public sealed class NetworkGradientFlow : IDisposable
         }
         _inputs = inputs.detach().DetachFromDisposeScope();
         _targets = targets.detach().clone().DetachFromDisposeScope();
-        _rate = learningRate;
-        using var theta0 = _theta.Flatten();
-        _solver = new DormandPrinceSolver(Derivative, [theta0], 0, ode ?? new OdeOptions(1e-9, 1e-12));
+        _flow = new ParameterGradientFlow(_parameters, Gradient, learningRate, 0, ode ?? new OdeOptions(1e-9, 1e-12));
     }
 
-    public double Time => _solver.Time;
-    public long Steps => _solver.AcceptedSteps;
+    public double Time => _flow.Time;
+    public long Steps => _flow.AcceptedSteps;
 
     /// <summary>Integrates to <paramref name="time"/> and writes θ(time) into the model.</summary>
-    public void AdvanceTo(double time, CancellationToken cancellation = default)
-    {
-        _solver.AdvanceTo(time, cancellation);
-        _theta.Assign(_solver.State[0]);
-    }
+    public void AdvanceTo(double time, CancellationToken cancellation = default) => _flow.AdvanceTo(time, cancellation);
 
     /// <summary>L(θ(t)) with the current parameters of the model.</summary>
     public double Loss()
@@ -62,20 +56,13 @@ public sealed class NetworkGradientFlow : IDisposable
         return LossOf(_model.forward(_inputs)).item<double>();
     }
 
-    private Tensor LossOf(Tensor f) => f.reshape(_targets.shape).sub(_targets).square().sum().div(2.0 * _targets.numel());
+    private Tensor LossOf(Tensor f) => OutputLoss.MeanSquaredError.Value(f.reshape(_targets.shape), _targets);
 
-    private Tensor[] Derivative(double t, IReadOnlyList<Tensor> y)
-    {
-        _theta.Assign(y[0]);
-        var loss = LossOf(_model.forward(_inputs));
-        var grads = autograd.grad([loss], _theta.Entries.Select(e => (Tensor)e.Parameter).ToArray(), allow_unused: true);
-        var flat = cat(grads.Select((g, i) => (g is { IsInvalid: false } ? g : zeros_like(_theta.Entries[i].Parameter)).reshape(-1)).ToArray());
-        return [flat.mul_(-_rate)];
-    }
+    private Tensor[] Gradient() => ParameterGradients.Of([LossOf(_model.forward(_inputs))], _parameters);
 
     public void Dispose()
     {
-        _solver.Dispose();
+        _flow.Dispose();
         _inputs.Dispose();
         _targets.Dispose();
     }

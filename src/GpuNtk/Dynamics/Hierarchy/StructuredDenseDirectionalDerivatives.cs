@@ -1,3 +1,4 @@
+using GpuNtk.Kernels.Autograd;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -55,12 +56,12 @@ internal sealed class StructuredDenseDirectionalDerivatives : IDirectionalDeriva
             }
             return z;
         });
-        var signals = autograd.grad([f.sum()], zs, allow_unused: true);
+        var signals = ParameterGradients.Of([f.sum()], zs);
         int t = 0;
         for (int i = 0; i < dense.Length; i++)
         {
             if (!dense[i].Trainable) continue;
-            var s = signals[t] is { IsInvalid: false } g ? g : zeros_like(zs[t]);
+            var s = signals[t];
             _layers[i] = new Layer(dense[i], inputs[t].MoveToOuterDisposeScope(), s.detach().MoveToOuterDisposeScope());
             t++;
         }
@@ -107,8 +108,7 @@ internal sealed class StructuredDenseDirectionalDerivatives : IDirectionalDeriva
         var zs = new List<Tensor>();
         var ins = new List<Tensor>();
         var f = Forward(x, o, xi, zs, ins);
-        var signals = autograd.grad([f.sum()], zs, retain_graph: true, create_graph: true, allow_unused: true)
-                              .Select((g, i) => g is { IsInvalid: false } ? g : zeros_like(zs[i])).ToArray();
+        var signals = ParameterGradients.Of([f.sum()], zs, retainGraph: true, createGraph: true);
         // Forward-mode along ξ_{r, d_r} by the double-backward trick: q = ∂⟨u, y⟩/∂ξ is linear in the dummies u, and
         // ∂(Σ_r q[r, d_r])/∂u = ∂y/∂ξ_{r, d_r} row by row.
         var ys = signals.Concat(ins).ToArray();
@@ -121,9 +121,9 @@ internal sealed class StructuredDenseDirectionalDerivatives : IDirectionalDeriva
             var q = Grad(s, xi, createGraph: true);
             if (q.requires_grad)
             {
-                var dt = autograd.grad([Pick(q, d)], live.Select(i => dummies[i]).ToArray(), allow_unused: true);
+                var dt = ParameterGradients.OrNull([Pick(q, d)], live.Select(i => dummies[i]).ToArray());
                 for (int i = 0; i < live.Length; i++)
-                    if (dt[i] is { IsInvalid: false } g) tangents[live[i]] = g;
+                    if (dt[i] is { } g) tangents[live[i]] = g;
             }
         }
         int n = signals.Length;
@@ -188,10 +188,6 @@ internal sealed class StructuredDenseDirectionalDerivatives : IDirectionalDeriva
 
     private static Tensor Pick(Tensor rows, Tensor index) => rows.gather(1, index.unsqueeze(1)).sum();
 
-    private static Tensor Grad(Tensor scalar, Tensor xi, bool createGraph)
-    {
-        if (!scalar.requires_grad) return zeros_like(xi);
-        var g = autograd.grad([scalar], [xi], retain_graph: createGraph, create_graph: createGraph, allow_unused: true)[0];
-        return g is { IsInvalid: false } ? g : zeros_like(xi);
-    }
+    private static Tensor Grad(Tensor scalar, Tensor xi, bool createGraph) =>
+        ParameterGradients.Of([scalar], [xi], retainGraph: createGraph, createGraph: createGraph)[0];
 }

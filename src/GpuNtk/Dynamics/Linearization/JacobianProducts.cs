@@ -1,3 +1,4 @@
+using GpuNtk.Kernels.Autograd;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -43,17 +44,15 @@ public static class JacobianProducts
 
     /// <summary>
     /// The NTK-vector product Θ(x, x)·w = J·(Jᵀw) for w shaped like f(x) (full NTK, rows example-major), without forming
-    /// J or Θ: one VJP and one JVP (≈ 8F). Power iteration on it gives λ_max(Θ), hence η_max, on sets too large for Θ.
+    /// J or Θ: one VJP and one JVP (≈ 8F), by <see cref="Kernels.Autograd.NtkVectorProduct"/> (the product's one home).
     /// </summary>
     public static Tensor NtkVectorProduct(nn.Module<Tensor, Tensor> module, IReadOnlyList<Parameter> parameters, Tensor x, Tensor w)
     {
         using var scope = NewDisposeScope();
         using var grad = enable_grad();
-        var f = module.forward(x);
-        CheckCotangent(f, w);
-        var jtw = VjpOf(f, parameters, w, createGraph: false);
-        f = module.forward(x);
-        return JvpOf(f, parameters, jtw, createGraph: false).MoveToOuterDisposeScope();
+        var product = new Kernels.Autograd.NtkVectorProduct(module, parameters, x);
+        CheckCotangent(product.Output, w);
+        return product.Multiply(w).MoveToOuterDisposeScope();
     }
 
     /// <summary>
@@ -73,59 +72,25 @@ public static class JacobianProducts
     // ---- building blocks on an existing graph f(θ) (grad mode on); used by the linearized model's autograd functions ----
 
     /// <summary>Jv from the graph of <paramref name="f"/>; with <paramref name="createGraph"/> the result stays differentiable in θ.</summary>
-    internal static Tensor JvpOf(Tensor f, IReadOnlyList<Parameter> parameters, IReadOnlyList<Tensor> tangents, bool createGraph)
-    {
-        if (!f.requires_grad) return zeros_like(f);
-        var u = zeros_like(f).requires_grad_();
+    internal static Tensor JvpOf(Tensor f, IReadOnlyList<Parameter> parameters, IReadOnlyList<Tensor> tangents, bool createGraph) =>
         // retain_graph: a JVP kept differentiable in θ (second order) differentiates through f's graph again.
-        var g = autograd.grad([f], parameters.Cast<Tensor>().ToList(), [u], retain_graph: createGraph, create_graph: true, allow_unused: true);
-        var s = Contract(g, tangents);
-        // No parameter reaches f: J = 0.
-        if (s is null || !s.requires_grad) return zeros_like(f);
-        return autograd.grad([s], [u], retain_graph: createGraph, create_graph: createGraph)[0];
-    }
+        new JacobianOperator(f, parameters, retainGraph: createGraph).Apply(tangents, retainGraph: createGraph, createGraph: createGraph);
 
     /// <summary>Jᵀw from the graph of <paramref name="f"/> (the graph is kept when <paramref name="createGraph"/>).</summary>
-    internal static Tensor[] VjpOf(Tensor f, IReadOnlyList<Parameter> parameters, Tensor w, bool createGraph)
-    {
-        if (!f.requires_grad) return parameters.Select(p => zeros_like(p)).ToArray();
-        var g = autograd.grad([f], parameters.Cast<Tensor>().ToList(), [w], retain_graph: createGraph, create_graph: createGraph,
-                              allow_unused: true);
-        return g.Select((t, k) => t is null || t.IsInvalid ? zeros_like(parameters[k]) : t).ToArray();
-    }
+    internal static Tensor[] VjpOf(Tensor f, IReadOnlyList<Parameter> parameters, Tensor w, bool createGraph) =>
+        ParameterGradients.Of([f], parameters, [w], retainGraph: createGraph, createGraph: createGraph);
 
     /// <summary>(vᵀH_a v)_a from a JVP that was computed with its graph in θ.</summary>
-    internal static Tensor SecondDirectionalOf(Tensor jvp, IReadOnlyList<Parameter> parameters, IReadOnlyList<Tensor> tangents)
-    {
-        // Jv depends on θ only where f is not affine in θ; otherwise the Hessian term vanishes.
-        if (!jvp.requires_grad) return zeros_like(jvp);
-        var u = zeros_like(jvp).requires_grad_();
-        var g = autograd.grad([jvp], parameters.Cast<Tensor>().ToList(), [u], retain_graph: true, create_graph: true, allow_unused: true);
-        var s = Contract(g, tangents);
-        if (s is null || !s.requires_grad) return zeros_like(jvp);
-        return autograd.grad([s], [u])[0];
-    }
+    internal static Tensor SecondDirectionalOf(Tensor jvp, IReadOnlyList<Parameter> parameters, IReadOnlyList<Tensor> tangents) =>
+        // Jv depends on θ only where f is not affine in θ; otherwise the Hessian term vanishes (the operator gives zeros).
+        new JacobianOperator(jvp, parameters, retainGraph: true).Apply(tangents, retainGraph: false);
 
     /// <summary>Σ_a w_a·H_a·v given r = Jᵀw computed with its graph in θ (zeros where f is affine in θ).</summary>
     internal static Tensor[] HessianVectorOf(Tensor[] jtw, IReadOnlyList<Parameter> parameters, IReadOnlyList<Tensor> tangents, bool createGraph)
     {
-        var s = Contract(jtw, tangents);
+        var s = JacobianOperator.Contract(jtw, tangents);
         if (s is null || !s.requires_grad) return parameters.Select(p => zeros_like(p)).ToArray();
-        var h = autograd.grad([s], parameters.Cast<Tensor>().ToList(), retain_graph: createGraph, create_graph: createGraph, allow_unused: true);
-        return h.Select((t, k) => t is null || t.IsInvalid ? zeros_like(parameters[k]) : t).ToArray();
-    }
-
-    /// <summary>Σ_k ⟨g_k, v_k⟩ over the defined g_k; v is treated as a constant.</summary>
-    private static Tensor? Contract(IList<Tensor> g, IReadOnlyList<Tensor> v)
-    {
-        Tensor? s = null;
-        for (int k = 0; k < g.Count; k++)
-        {
-            if (g[k] is null || g[k].IsInvalid) continue;
-            var term = g[k].mul(v[k].detach()).sum();
-            s = s is null ? term : s.add_(term);
-        }
-        return s;
+        return ParameterGradients.Of([s], parameters, retainGraph: createGraph, createGraph: createGraph);
     }
 
     internal static void CheckTangents(IReadOnlyList<Parameter> parameters, IReadOnlyList<Tensor> tangents, string argument)

@@ -36,7 +36,7 @@ public sealed class MsePredictor : IDisposable
     /// η_max = 2·N·O/λ_max(Θ)·(1 + β): the largest learning rate at which full-batch gradient descent (with momentum β)
     /// on the linearized model does not diverge. Gradient flow is stable at any η.
     /// </summary>
-    public double MaxLearningRate => 2.0 * _kernel.Examples * _kernel.Outputs / _kernel.MaxEigenvalue * (1 + Options.Momentum);
+    public double MaxLearningRate => LearningRateLimit.ForMse(_kernel.MaxEigenvalue, _kernel.Examples, _kernel.Outputs, Options.Momentum);
 
     /// <summary>Eigenvalues of Θ (ascending, clipped at 0; with the diagonal regularization added).</summary>
     public Tensor Eigenvalues => _kernel.Eigen.Values;
@@ -100,9 +100,7 @@ public sealed class MsePredictor : IDisposable
     {
         using var scope = NewDisposeScope();
         var y = _kernel.FromColumns(_kernel.Targets, _kernel.Examples);
-        var sq = trainOutputs.to(_kernel.DType, _kernel.Device).sub(y).square();
-        var loss = trainOutputs.dim() == 3 ? sq.sum([1L, 2L]) : sq.sum();
-        return loss.div_(2.0 * _kernel.Examples * _kernel.Outputs).MoveToOuterDisposeScope();
+        return OutputLoss.MeanSquaredError.Value(trainOutputs.to(_kernel.DType, _kernel.Device), y).MoveToOuterDisposeScope();
     }
 
     internal static void CheckTest(Tensor? testOutputs0, Tensor? kTestTrain)

@@ -11,7 +11,7 @@ namespace GpuNtk.Dynamics.Predictors;
 /// Conventions (stated once, in src/GpuNtk/Kernels/README.md, shared with the trainer): kernels are traced
 /// <c>[N, N]</c> (Θ ⊗ I_O) or full <c>[N, N, O, O]</c> (also accepted flattened <c>[N·O, N·O]</c>, example-major);
 /// MSE = 1/(2·N·O)·‖f − y‖²; gradient flow dθ/dt = −η∇L with t counted in steps, so
-/// df/dt = −(η/(N·O))·Θ·(f − y); η_max = 2·N·O/λ_max(Θ)·(1 + β).
+/// df/dt = −(η/(N·O))·Θ·(f − y); η_max = 2·N·O/λ_max(Θ)·(1 + β) (<see cref="LearningRateLimit"/>).
 /// Targets are <c>[N, O]</c> (or <c>[N]</c> for O = 1). Nothing is copied to the host; results live on the kernel's device.
 /// </para>
 /// </summary>
@@ -70,7 +70,7 @@ public static class Predict
         using var kernel = new TrainKernel(kTrainTrain, yTrain, 0, false, nameof(kTrainTrain));
         using var scope = NewDisposeScope();
         double lambdaMax = linalg.eigvalsh(kernel.Matrix)[-1].to(ScalarType.Float64).item<double>();
-        return 2.0 * kernel.Examples * kernel.Outputs / lambdaMax * (1 + momentum);
+        return LearningRateLimit.ForMse(lambdaMax, kernel.Examples, kernel.Outputs, momentum);
     }
 
     private static void CheckLearningRate(double learningRate)

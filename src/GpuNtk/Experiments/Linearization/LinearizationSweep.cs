@@ -1,7 +1,8 @@
 using System.Diagnostics;
 using GpuNtk.Data;
 using GpuNtk.Dynamics.Linearization;
-using GpuNtk.Kernels.Empirical;
+using GpuNtk.Dynamics.Predictors;
+using GpuNtk.Kernels.Autograd;
 using GpuNtk.Networks;
 using GpuNtk.Training;
 using GpuNtk.Training.Telemetry;
@@ -41,8 +42,9 @@ public static class LinearizationSweep
         {
             long refWidth = config.Widths.Where(w => w <= config.LearningRateReferenceWidth).DefaultIfEmpty(config.Widths[0]).Max();
             using var reference = NetworkFactory.Create(config.SpecAt(refWidth, data.Features, data.Outputs), config.Seed, dtype, device);
-            double lambdaMax = TopNtkEigenvalue(reference, x, config.PowerIterations, config.Seed);
-            etaMax = 2.0 * x.shape[0] * data.Outputs / lambdaMax;
+            // tolerance 0: exactly config.PowerIterations iterations; seed + 17 keeps the sweep's historical start vector.
+            double lambdaMax = NtkEigenvalue.Largest(reference, x, config.PowerIterations, tolerance: 0, seed: config.Seed + 17);
+            etaMax = LearningRateLimit.ForMse(lambdaMax, x.shape[0], data.Outputs);
             eta = config.LearningRateFraction * etaMax.Value;
             logger.LogInformation("λ_max(Θ0) ≈ {LambdaMax:G4} at width {Width} ⇒ η_max = 2·N·O/λ_max ≈ {EtaMax:G4}; η = {Fraction}·η_max = {Eta:G4}",
                 lambdaMax, refWidth, etaMax, config.LearningRateFraction, eta);
@@ -130,27 +132,4 @@ public static class LinearizationSweep
         var y = targets.to(dtype, device);
         return new LabeledData(inputs.to(dtype, device), y.squeeze(1).gt(0).to(ScalarType.Int64), y, 2);
     }
-
-    /// <summary>λ_max of the full NTK Θ(x, x) by power iteration with NTK-vector products (J·Jᵀ·v), never forming Θ.</summary>
-    public static double TopNtkEigenvalue(nn.Module<Tensor, Tensor> model, Tensor x, int iterations, long seed)
-    {
-        var parameters = model.parameters().Where(p => p.requires_grad).ToList();
-        using var scope = NewDisposeScope();
-        Tensor shape;
-        using (no_grad()) shape = model.forward(x);
-        using var g = new Generator((ulong)seed + 17);
-        var v = randn(shape.shape, ScalarType.Float64, generator: g).to(shape.dtype, shape.device);
-        v = v.div(v.norm());
-        double lambda = 0;
-        for (int i = 0; i < iterations; i++)
-        {
-            var w = JacobianProducts.NtkVectorProduct(model, parameters, x, v);
-            var norm = w.norm();
-            lambda = Host(norm);
-            v = w.div(norm);
-        }
-        return lambda;
-    }
-
-    private static double Host(Tensor t) => t.to(ScalarType.Float64).item<double>();
 }

@@ -1,3 +1,4 @@
+using GpuNtk.Kernels.Autograd;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -21,8 +22,7 @@ public static class ReferenceNtk
             var fi = model.forward(x.narrow(0, i, 1)).reshape(-1);
             for (long a = 0; a < fi.shape[0]; a++)
             {
-                var grads = autograd.grad([fi[a]], ps, retain_graph: a + 1 < fi.shape[0], allow_unused: true);
-                rows.Add(cat(grads.Select((g, k) => (g ?? zeros_like(ps[k])).reshape(-1)).ToArray()));
+                rows.Add(ParameterGradients.Flat([fi[a]], ps, retainGraph: a + 1 < fi.shape[0]));
             }
         }
         long o = rows.Count / n;

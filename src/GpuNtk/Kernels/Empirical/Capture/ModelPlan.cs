@@ -1,3 +1,4 @@
+using GpuNtk.Kernels.Autograd;
 using GpuNtk.Networks;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -107,7 +108,7 @@ internal sealed class ModelPlan
             using var grad = enable_grad();
             var fg = model.call(one);
             var ps = silent.SelectMany(e => OwnParameters(e.Module)).ToArray();
-            var gs = autograd.grad([fg.sum()], ps, allow_unused: true);
+            var gs = ParameterGradients.OrNull([fg.sum()], ps);
             int used = Enumerable.Range(0, ps.Length).FirstOrDefault(k => gs[k] is not null, -1);
             if (used >= 0)
             {

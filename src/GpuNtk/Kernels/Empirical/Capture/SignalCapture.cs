@@ -1,3 +1,4 @@
+using GpuNtk.Kernels.Autograd;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -98,7 +99,7 @@ internal sealed class SignalCapture : TileFeatures
         {
             using var pass = NewDisposeScope();
             var seed = eye.narrow(0, a, 1).expand(n, o);
-            var grads = autograd.grad([outputs], targets, [seed], retain_graph: a + 1 < o, allow_unused: true);
+            var grads = ParameterGradients.OrNull([outputs], targets, [seed], retainGraph: a + 1 < o);
             for (int k = 0; k < raw.Count; k++)
             {
                 if (grads[k] is not { } g) continue; // this call does not reach output a

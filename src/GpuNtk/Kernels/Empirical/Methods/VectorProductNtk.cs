@@ -1,12 +1,13 @@
+using GpuNtk.Kernels.Autograd;
 using TorchSharp;
 using static TorchSharp.torch;
 
 namespace GpuNtk.Kernels.Empirical;
 
 /// <summary>
-/// NTK-vector products: Θ(X1, X2)·v = J1·(J2ᵀ·v) without forming J. The VJP u = J2ᵀ·v is one backward pass through
-/// f(X2); the JVP J1·u uses the double-backward trick (TorchSharp has no forward-mode AD): with a dummy cotangent w,
-/// g(w) = J1ᵀ·w is built with create_graph, and ∂⟨g(w), u⟩/∂w = J1·u. Works for any module (no hooks, no rules).
+/// The NTK by NTK-vector products Θ(X1, X2)·v = J1·(J2ᵀ·v) (<see cref="NtkVectorProduct"/>), without forming J: the
+/// VJP u = J2ᵀ·v is one backward pass through f(X2), the JVP J1·u a double backward on the retained graph of f(X1).
+/// Works for any module (no hooks, no rules).
 /// Θ itself takes one product per column (N2·O of them), each reusing both retained graphs: cost ≈ 2·N2·O
 /// backward passes (the VJPs on single examples, the JVPs on the row tile) — slow, but memory is that of two
 /// forward graphs.
@@ -57,7 +58,7 @@ internal sealed class VectorProductNtk(ModelPlan plan, CancellationToken cancell
         using var grad = enable_grad();
         var ps = Parameters();
         long n1 = x1.shape[0], n2 = x2.shape[0], o = plan.Outputs;
-        var jvp = new JvpOperator(plan.Model, ps, x1, o);
+        var product = new NtkVectorProduct(plan.Model, ps, x1);
         var columns = new List<Tensor>();
         var basis = eye(o, dtype: x2.dtype, device: x2.device);
         for (long j = 0; j < n2; j++)
@@ -70,8 +71,8 @@ internal sealed class VectorProductNtk(ModelPlan plan, CancellationToken cancell
             {
                 // One scope per product: the VJP is parameter-sized and must not outlive its column.
                 using var column = NewDisposeScope();
-                var u = autograd.grad([f2], ps, [basis.narrow(0, b, 1)], retain_graph: b + 1 < o, allow_unused: true);
-                columns.Add(jvp.Apply(u).MoveToOtherDisposeScope(scope)); // Θ[:, j, :, b]: [N1, O]
+                var u = ParameterGradients.OrNull([f2], ps, [basis.narrow(0, b, 1)], retainGraph: b + 1 < o);
+                columns.Add(product.ApplyJacobian(u).reshape(n1, o).MoveToOtherDisposeScope(scope)); // Θ[:, j, :, b]: [N1, O]
             }
         }
         // columns are ordered (j, b): [N2·O, N1, O] → [N1, N2, O(a), O(b)].
@@ -86,42 +87,11 @@ internal sealed class VectorProductNtk(ModelPlan plan, CancellationToken cancell
     {
         using var scope = NewDisposeScope();
         using var grad = enable_grad();
-        var ps = Parameters();
-        var f2 = plan.Model.call(x2).reshape(x2.shape[0], plan.Outputs);
-        var u = autograd.grad([f2], ps, [v.reshape(f2.shape)], allow_unused: true);
-        var result = new JvpOperator(plan.Model, ps, x1, plan.Outputs).Apply(u);
+        var result = new NtkVectorProduct(plan.Model, Parameters(), x1).Multiply(x2, v).reshape(x1.shape[0], plan.Outputs);
         return result.MoveToOuterDisposeScope();
     }
 
     public long FeatureBytesPerExample => plan.ElementSize * 6 * plan.ActivationElements;
 
     public long BlockBytesPerPair(NtkOutput output) => plan.ElementSize * 2 * plan.Outputs * plan.Outputs;
-
-    /// <summary>u ↦ J(X)·u by double backward, reusing one graph of g(w) = J(X)ᵀ·w for every u.</summary>
-    private sealed class JvpOperator
-    {
-        private readonly Tensor _w;
-        private readonly IList<Tensor> _g;
-
-        public JvpOperator(nn.Module<Tensor, Tensor> model, Tensor[] ps, Tensor x, long outputs)
-        {
-            var f = model.call(x).reshape(x.shape[0], outputs);
-            _w = zeros_like(f).requires_grad_(true);
-            _g = autograd.grad([f], ps, [_w], retain_graph: true, create_graph: true, allow_unused: true);
-        }
-
-        public Tensor Apply(IList<Tensor> u)
-        {
-            Tensor? s = null;
-            for (int k = 0; k < _g.Count; k++)
-            {
-                if (_g[k] is null || u[k] is null) continue;
-                var term = _g[k].mul(u[k]).sum();
-                s = s is null ? term : s.add(term);
-            }
-            if (s is null || !s.requires_grad) return zeros_like(_w);
-            var r = autograd.grad([s], [_w], retain_graph: true, allow_unused: true)[0];
-            return r is null ? zeros_like(_w) : r.detach();
-        }
-    }
 }

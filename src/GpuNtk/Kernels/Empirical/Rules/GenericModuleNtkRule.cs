@@ -1,3 +1,4 @@
+using GpuNtk.Kernels.Autograd;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -32,8 +33,7 @@ internal sealed class GenericModuleNtkRule(nn.Module module) : ILayerNtkRule
                     throw new ArgumentException($"module '{module.GetName()}' ({module.GetType().Name}) maps one example to " +
                                                 $"[{string.Join(", ", z.shape)}] but its batched output rows are [{string.Join(", ", cot.shape)}]; " +
                                                 "use NtkImplementation.VectorProducts for this model");
-                var gs = autograd.grad([z], ps, [cot], retain_graph: a + 1 < o, allow_unused: true);
-                rows.Add(cat(gs.Select((g, k) => (g ?? zeros_like(ps[k])).reshape(-1)).ToArray()));
+                rows.Add(ParameterGradients.Flat([z], ps, [cot], retainGraph: a + 1 < o));
             }
         }
         return stack(rows).view(n, o, -1).MoveToOuterDisposeScope();
