@@ -1,4 +1,5 @@
 using GpuNtk.Data;
+using GpuNtk.Experiments;
 using GpuNtk.Experiments.Linearization;
 using GpuNtk.Kernels.Empirical;
 using GpuNtk.Networks;

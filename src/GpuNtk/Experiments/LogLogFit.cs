@@ -1,4 +1,4 @@
-namespace GpuNtk.Experiments.Linearization;
+namespace GpuNtk.Experiments;
 
 /// <summary>A least-squares line log y = slope·log x + intercept (natural logs) with its coefficient of determination.</summary>
 public sealed record LogLogFit(double Slope, double Intercept, double RSquared, int Points)
