@@ -2,12 +2,12 @@
 // truncated at p = 2, 3, 4 against the real network trained by gradient flow, and the width sweep with fitted
 // exponents (CSV + PNG). Usage: dotnet run --project samples/NeuralTangentHierarchy -c Release [-- full] [out-dir]
 using System.Diagnostics;
-using GpuNtk.Cli.Plots;
 using GpuNtk.Dynamics.Hierarchy;
 using GpuNtk.Experiments.Hierarchy;
 using GpuNtk.Kernels.Empirical;
 using GpuNtk.Native;
 using GpuNtk.Networks;
+using GpuNtk.Plots;
 using Microsoft.Extensions.Logging;
 using static TorchSharp.torch;
 

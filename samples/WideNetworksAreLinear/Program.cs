@@ -9,12 +9,12 @@
 // so); 128 training and 128 test images, 3×32×32, through the trainer's loader. The same experiment with every option
 // is `gpuntk linearize`.
 using System.Globalization;
-using GpuNtk.Cli.Plots;
 using GpuNtk.Data;
 using GpuNtk.Devices;
 using GpuNtk.Dynamics.Linearization;
 using GpuNtk.Experiments.Linearization;
 using GpuNtk.Native;
+using GpuNtk.Plots;
 using Microsoft.Extensions.Logging;
 using static TorchSharp.torch;
 

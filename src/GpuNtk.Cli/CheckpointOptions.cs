@@ -1,6 +1,6 @@
 using System.CommandLine;
-using GpuNtk.Checkpoints;
 using GpuNtk.Networks;
+using GpuNtk.Networks.StateDicts;
 
 namespace GpuNtk.Cli;
 
@@ -28,7 +28,7 @@ internal static class CheckpointOptions
     public static void Apply(Network network, string? path)
     {
         if (path is null) return;
-        var result = CheckpointFiles.LoadInto(network, path, strict: true, convertDType: true);
+        var result = StateDictLoader.LoadInto(network, path, strict: true, convertDType: true);
         Console.Error.WriteLine($"loaded {result.Loaded.Count} tensors from {path} (names: {result.Mapping})" +
                                 (result.Converted.Count > 0 ? $", converted to {network.DType.ToString().ToLowerInvariant()}: {result.Converted.Count}" : ""));
     }

@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using GpuNtk.Data;
 using GpuNtk.Kernels.Analytic;
+using GpuNtk.Kernels.MonteCarlo;
 using GpuNtk.Kernels.Sharding;
 using GpuNtk.Kernels.Sinks;
 using GpuNtk.Networks;

@@ -1,10 +1,10 @@
 using System.CommandLine;
 using System.Globalization;
 using GpuNtk.Cli.Logging;
-using GpuNtk.Cli.Plots;
 using GpuNtk.Data;
 using GpuNtk.Experiments.Linearization;
 using GpuNtk.Networks;
+using GpuNtk.Plots;
 using Microsoft.Extensions.Logging;
 
 namespace GpuNtk.Cli.Commands;

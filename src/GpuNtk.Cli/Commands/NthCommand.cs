@@ -2,9 +2,9 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
-using GpuNtk.Cli.Plots;
 using GpuNtk.Data;
 using GpuNtk.Experiments.Hierarchy;
+using GpuNtk.Plots;
 using Microsoft.Extensions.Logging;
 using static TorchSharp.torch;
 

@@ -1,10 +1,10 @@
 using System.CommandLine;
 using System.Globalization;
 using GpuNtk.Cli.Logging;
-using GpuNtk.Cli.Plots;
 using GpuNtk.Cli.Telemetry;
 using GpuNtk.Data;
 using GpuNtk.Networks;
+using GpuNtk.Plots;
 using GpuNtk.Training;
 using GpuNtk.Training.Telemetry;
 using Microsoft.Extensions.Logging;

@@ -1,4 +1,3 @@
-using GpuNtk.Networks;
 using static TorchSharp.torch;
 
 namespace GpuNtk.Checkpoints;
@@ -6,7 +5,7 @@ namespace GpuNtk.Checkpoints;
 /// <summary>
 /// Checkpoint files by path, whatever their format: PyTorch <c>torch.save</c> files (<c>.pt</c>, <c>.pth</c>, …) and
 /// safetensors are told apart by their first bytes when reading and by the extension when writing. This is the entry
-/// point for the CLI (<c>gpuntk checkpoint</c>, <c>ntk --checkpoint</c>, <c>train --init-from</c>).
+/// point for the CLI (<c>gpuntk checkpoint</c>); loading into a network is <c>Networks.StateDicts.StateDictLoader</c>.
 /// </summary>
 public static class CheckpointFiles
 {
@@ -57,21 +56,6 @@ public static class CheckpointFiles
                 throw new ArgumentException(
                     $"{path}: cannot tell the format from the extension '{Path.GetExtension(path)}'; use .safetensors or .pt/.pth", nameof(path));
         }
-    }
-
-    /// <summary>
-    /// Loads the state_dict of the file at <paramref name="path"/> into <paramref name="network"/> (see
-    /// <see cref="StateDictLoader.LoadInto"/>): names map automatically (GpuNtk's own names, or a PyTorch
-    /// <c>nn.Sequential</c> onto a standard-parameterization FCN/CNN), every mismatch is reported at once.
-    /// </summary>
-    /// <exception cref="CheckpointFormatException">The file cannot be read.</exception>
-    /// <exception cref="StateDictMismatchException">The weights do not fit the network; nothing was loaded.</exception>
-    public static StateDictLoadResult LoadInto(Network network, string path, bool strict = true, bool convertDType = false,
-        StateDictMapping? mapping = null)
-    {
-        ArgumentNullException.ThrowIfNull(network);
-        using var stateDict = LoadStateDict(path);
-        return StateDictLoader.LoadInto(network, stateDict, strict, mapping, convertDType, path);
     }
 
     /// <summary>

@@ -11,7 +11,7 @@ internal static partial class FileGenerations
 {
     public static void KeepAs(string current, string previous)
     {
-        var temp = CheckpointFile.TemporaryPath(previous, Environment.ProcessId);
+        var temp = TrainingCheckpointFile.TemporaryPath(previous, Environment.ProcessId);
         File.Delete(temp);
         if (!(OperatingSystem.IsLinux() || OperatingSystem.IsMacOS()) || Link(current, temp) != 0)
         {

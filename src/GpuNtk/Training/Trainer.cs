@@ -2,6 +2,7 @@ using System.Globalization;
 using GpuNtk.Checkpoints;
 using GpuNtk.Data;
 using GpuNtk.Networks;
+using GpuNtk.Networks.StateDicts;
 using GpuNtk.Training.Telemetry;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -84,7 +85,7 @@ public sealed class Trainer
         if (!resume && _config.InitFrom is { } init)
         {
             if (!File.Exists(init)) throw new FileNotFoundException($"InitFrom {init}: no such file", init);
-            var loaded = CheckpointFiles.LoadInto(network, init, strict: true, convertDType: true);
+            var loaded = StateDictLoader.LoadInto(network, init, strict: true, convertDType: true);
             _logger.LogInformation("initial weights: {Count} tensors from {Path} (names: {Mapping})", loaded.Loaded.Count, init, loaded.Mapping);
         }
         var config = _config with { Width = _config.Width ?? Telemetry.ProbeTelemetry.Width(spec) };

@@ -4,7 +4,7 @@ using static TorchSharp.torch;
 namespace GpuNtk.Training;
 
 /// <summary>
-/// Reads and writes a run's checkpoint (<see cref="CheckpointFile"/> container): meta = format, step, time, the
+/// Reads and writes a run's checkpoint (<see cref="TrainingCheckpointFile"/> container): meta = format, step, time, the
 /// <see cref="RunState"/> and the <see cref="TrainConfig"/> as JSON; tensors = every <see cref="CheckpointPart"/>'s.
 /// </summary>
 internal static class TrainingCheckpoint
@@ -21,7 +21,7 @@ internal static class TrainingCheckpoint
             ["run"] = JsonNode.Parse(run.ToJson()),
             ["config"] = config.ToJson(),
         };
-        CheckpointFile.Write(path, meta, parts.SelectMany(p => p.Save().Select(t => (p.Prefix + t.Name, t.Value))).ToList(), PreviousPath(path));
+        TrainingCheckpointFile.Write(path, meta, parts.SelectMany(p => p.Save().Select(t => (p.Prefix + t.Name, t.Value))).ToList(), PreviousPath(path));
         run.LastCheckpointStep = run.Step;
     }
 
@@ -36,12 +36,12 @@ internal static class TrainingCheckpoint
             throw new FileNotFoundException($"{path} does not exist, the previous checkpoint {kept} does: move it to {path} to resume from it", path);
         try
         {
-            return CheckpointFile.Read(path);
+            return TrainingCheckpointFile.Read(path);
         }
         catch (InvalidDataException e)
         {
             var previous = PreviousPath(path);
-            throw new InvalidDataException(e.Message + (File.Exists(previous) && CheckpointFile.Verify(previous) is null
+            throw new InvalidDataException(e.Message + (File.Exists(previous) && TrainingCheckpointFile.Verify(previous) is null
                 ? $". The previous checkpoint {previous} is intact: move it to {path} to resume from it (the rows past its step are recomputed)"
                 : ". No intact previous checkpoint is kept: start the run again in a new output folder"), e);
         }

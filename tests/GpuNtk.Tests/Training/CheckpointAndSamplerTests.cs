@@ -15,8 +15,8 @@ public sealed class CheckpointAndSamplerTests
         using var a = randn(3, 4, ScalarType.Float64);
         using var b = tensor(new long[] { 5, -7 });
         using var c = empty(0, ScalarType.Int64);
-        CheckpointFile.Write(path, new JsonObject { ["step"] = 42 }, [("a", a), ("b", b), ("c", c)]);
-        var (meta, tensors) = CheckpointFile.Read(path);
+        TrainingCheckpointFile.Write(path, new JsonObject { ["step"] = 42 }, [("a", a), ("b", b), ("c", c)]);
+        var (meta, tensors) = TrainingCheckpointFile.Read(path);
         Assert.That((long)meta["step"]!, Is.EqualTo(42));
         Assert.That(tensors["a"].eq(a).all().item<bool>(), Is.True);
         Assert.That(tensors["b"].data<long>().ToArray(), Is.EqualTo(new long[] { 5, -7 }));
@@ -29,13 +29,13 @@ public sealed class CheckpointAndSamplerTests
     {
         using var dir = new TempDirectory();
         var path = dir["c.bin"];
-        CheckpointFile.Write(path, new JsonObject(), [("a", randn(100))]);
+        TrainingCheckpointFile.Write(path, new JsonObject(), [("a", randn(100))]);
         var bytes = File.ReadAllBytes(path);
         File.WriteAllBytes(path, bytes.AsSpan(0, bytes.Length - 10).ToArray());
-        var e = Assert.Throws<InvalidDataException>(() => CheckpointFile.Read(path));
+        var e = Assert.Throws<InvalidDataException>(() => TrainingCheckpointFile.Read(path));
         Assert.That(e!.Message, Does.Contain("truncated"));
         File.WriteAllText(path, "not a checkpoint at all");
-        Assert.Throws<InvalidDataException>(() => CheckpointFile.Read(path));
+        Assert.Throws<InvalidDataException>(() => TrainingCheckpointFile.Read(path));
     }
 
     [Test]

@@ -26,7 +26,7 @@ public sealed class CheckpointIntegrityTests
         using var a = randn([16, 8], ScalarType.Float64, generator: g).mul(scale);
         using var b = arange(5, ScalarType.Int64);
         using var c = zeros(0, ScalarType.Float32);
-        CheckpointFile.Write(path, new JsonObject { ["step"] = 12 }, [("model.weight", a), ("sampler.position", b), ("empty", c)], previousPath: _dir["checkpoint.prev.bin"]);
+        TrainingCheckpointFile.Write(path, new JsonObject { ["step"] = 12 }, [("model.weight", a), ("sampler.position", b), ("empty", c)], previousPath: _dir["checkpoint.prev.bin"]);
         return path;
     }
 
@@ -43,7 +43,7 @@ public sealed class CheckpointIntegrityTests
             int at = random.Next(bytes.Length);
             bytes[at] ^= (byte)(1 << random.Next(8));
             File.WriteAllBytes(path, bytes);
-            var e = Assert.Throws<InvalidDataException>(() => CheckpointFile.Read(path), $"flip at byte {at} of {bytes.Length}")!;
+            var e = Assert.Throws<InvalidDataException>(() => TrainingCheckpointFile.Read(path), $"flip at byte {at} of {bytes.Length}")!;
             Assert.That(e.Message, Does.StartWith(path), $"flip at byte {at}");
             var kind = e.Message.Contains("checksum") ? "checksum" : e.Message.Contains("magic") ? "magic" : e.Message.Contains("length") ? "length" : "other";
             outcomes[kind] = outcomes.GetValueOrDefault(kind) + 1;
@@ -60,7 +60,7 @@ public sealed class CheckpointIntegrityTests
         foreach (int length in new[] { 0, 5, 8, 20, 48, 60, original.Length / 2, original.Length - 1 })
         {
             File.WriteAllBytes(path, original[..length]);
-            var e = Assert.Throws<InvalidDataException>(() => CheckpointFile.Read(path), $"{length} bytes")!;
+            var e = Assert.Throws<InvalidDataException>(() => TrainingCheckpointFile.Read(path), $"{length} bytes")!;
             Assert.That(e.Message, Does.StartWith(path));
         }
     }
@@ -90,7 +90,7 @@ public sealed class CheckpointIntegrityTests
         s.Write(header);
         s.Write(bytes.AsSpan(48 + (int)length));
         File.WriteAllBytes(path, s.ToArray());
-        var e = Assert.Throws<InvalidDataException>(() => CheckpointFile.Read(path))!;
+        var e = Assert.Throws<InvalidDataException>(() => TrainingCheckpointFile.Read(path))!;
         Assert.That(e.Message, Does.StartWith(path).And.Contain(expected));
     }
 
@@ -99,8 +99,8 @@ public sealed class CheckpointIntegrityTests
     {
         WriteSample(scale: 1);
         var path = WriteSample(scale: 2);
-        var (_, current) = CheckpointFile.Read(path);
-        var (_, previous) = CheckpointFile.Read(_dir["checkpoint.prev.bin"]);
+        var (_, current) = TrainingCheckpointFile.Read(path);
+        var (_, previous) = TrainingCheckpointFile.Read(_dir["checkpoint.prev.bin"]);
         Assert.That(current["model.weight"].allclose(previous["model.weight"].mul(2)));
         foreach (var t in current.Values.Concat(previous.Values)) t.Dispose();
         Assert.That(Directory.GetFiles(_dir.Path, ".*.tmp"), Is.Empty);
@@ -123,7 +123,7 @@ public sealed class CheckpointIntegrityTests
     public void ACheckpointThatIsAFolderIsAClearError()
     {
         Directory.CreateDirectory(_dir["checkpoint.bin"]);
-        var e = Assert.Throws<IOException>(() => CheckpointFile.Read(_dir["checkpoint.bin"]))!;
+        var e = Assert.Throws<IOException>(() => TrainingCheckpointFile.Read(_dir["checkpoint.bin"]))!;
         Assert.That(e.Message, Does.Contain("is a folder"));
     }
 }

@@ -36,7 +36,7 @@ public sealed class DivergenceRecoveryTests
         Assert.That(diverged.Status, Is.EqualTo(TrainingStatus.Diverged), diverged.Message);
         Assert.That(diverged.Message, Does.Contain("smaller LearningRate"));
 
-        var (meta, tensors) = CheckpointFile.Read(Path.Combine(outDir, Trainer.CheckpointFileName));
+        var (meta, tensors) = TrainingCheckpointFile.Read(Path.Combine(outDir, Trainer.CheckpointFileName));
         foreach (var t in tensors.Values) t.Dispose();
         double etaMax = (double)meta["run"]!["EtaMax"]!;
         var recovered = Run(config with { LearningRate = 0.25 * etaMax }, outDir, resume: true);

@@ -109,8 +109,8 @@ public sealed class ModuleTrainingTests
             foreach (var (name, value) in expected[i].Values.Where(v => !Metric.IsTiming(v.Key)))
                 Assert.That(actual[i][name], double.IsNaN(value) ? Is.NaN : Is.EqualTo(value), $"step {expected[i].Step}, {name}");
         }
-        var (_, a) = CheckpointFile.Read(Path.Combine(whole, Trainer.CheckpointFileName));
-        var (_, b) = CheckpointFile.Read(Path.Combine(split, Trainer.CheckpointFileName));
+        var (_, a) = TrainingCheckpointFile.Read(Path.Combine(whole, Trainer.CheckpointFileName));
+        var (_, b) = TrainingCheckpointFile.Read(Path.Combine(split, Trainer.CheckpointFileName));
         Assert.That(b.Keys, Is.EquivalentTo(a.Keys));
         foreach (var (name, t) in a)
             Assert.That(b[name].shape.SequenceEqual(t.shape) && b[name].eq(t).all().item<bool>(), Is.True, $"{name} differs bit for bit");

@@ -133,7 +133,7 @@ public sealed class TrainerTests
         Assert.That(summary.Status, Is.EqualTo(TrainingStatus.Diverged));
         Assert.That(summary.Steps, Is.InRange(4, 100));
         Assert.That(summary.Message, Does.Contain("diverged").And.Contain("last good checkpoint").And.Contain("resume"));
-        var (meta, tensors) = CheckpointFile.Read(Path.Combine(outDir, Trainer.CheckpointFileName));
+        var (meta, tensors) = TrainingCheckpointFile.Read(Path.Combine(outDir, Trainer.CheckpointFileName));
         long saved = (long)meta["step"]!;
         Assert.That(saved, Is.LessThan(summary.Steps).And.GreaterThan(0));
         foreach (var (name, t) in tensors.Where(kv => kv.Key.StartsWith("model.", StringComparison.Ordinal)))
@@ -170,7 +170,7 @@ public sealed class TrainerTests
         var outDir = Out("init");
         var (summary, rows) = Run(config with { InitFrom = path }, outDir);
         Assert.That(summary.Status, Is.EqualTo(TrainingStatus.Completed));
-        var (_, tensors) = CheckpointFile.Read(Path.Combine(outDir, Trainer.CheckpointFileName));
+        var (_, tensors) = TrainingCheckpointFile.Read(Path.Combine(outDir, Trainer.CheckpointFileName));
         foreach (var (name, p) in donor.named_parameters())
             Assert.That(tensors["theta0." + name].eq(p.detach()).all().item<bool>(), Is.True, name);
         Assert.That(rows[0][Metric.ParamDrift], Is.EqualTo(0));
@@ -186,7 +186,7 @@ public sealed class TrainerTests
         var summary = new Trainer(config, CPU, outDir, []).Run(progress: progress, cancellation: cancel.Token);
         Assert.That(summary.Status, Is.EqualTo(TrainingStatus.Cancelled));
         Assert.That(summary.Steps, Is.EqualTo(7));
-        var (meta, _) = CheckpointFile.Read(Path.Combine(outDir, Trainer.CheckpointFileName));
+        var (meta, _) = TrainingCheckpointFile.Read(Path.Combine(outDir, Trainer.CheckpointFileName));
         Assert.That((long)meta["step"]!, Is.EqualTo(7));
         var (resumed, _) = Run(config, outDir, resume: true);
         Assert.That(resumed.Status, Is.EqualTo(TrainingStatus.Completed));

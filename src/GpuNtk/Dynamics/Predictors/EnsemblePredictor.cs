@@ -14,10 +14,10 @@ namespace GpuNtk.Dynamics.Predictors;
 /// </summary>
 public sealed class EnsemblePredictor : IDisposable
 {
-    private readonly TrainKernel _ntk;
-    private readonly TrainKernel _nngp;
+    private readonly TrainSetKernel _ntk;
+    private readonly TrainSetKernel _nngp;
 
-    internal EnsemblePredictor(TrainKernel ntk, TrainKernel nngp, double learningRate, DynamicsOptions options)
+    internal EnsemblePredictor(TrainSetKernel ntk, TrainSetKernel nngp, double learningRate, DynamicsOptions options)
     {
         if (ntk.IsTraced != nngp.IsTraced)
             throw new ArgumentException("the NTK and NNGP train×train kernels must have the same layout (both traced [N, N] or both full)");
@@ -64,7 +64,7 @@ public sealed class EnsemblePredictor : IDisposable
         var cross = thetaB.matmul(k.t()); // Θ*·B·K(X, x')
         var cov = kss.sub(cross).sub_(cross.t()).add_(thetaB.matmul(_nngp.Matrix).matmul(thetaB.t()));
         cov = cov.add(cov.t()).mul_(0.5);
-        if (!_ntk.IsTraced) cov = TrainKernel.Unflatten(cov, _ntk.Outputs);
+        if (!_ntk.IsTraced) cov = TrainSetKernel.Unflatten(cov, _ntk.Outputs);
         return (mean, cov);
     }
 

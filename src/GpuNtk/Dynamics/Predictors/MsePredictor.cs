@@ -20,9 +20,9 @@ namespace GpuNtk.Dynamics.Predictors;
 /// </summary>
 public sealed class MsePredictor : IDisposable
 {
-    private readonly TrainKernel _kernel;
+    private readonly TrainSetKernel _kernel;
 
-    internal MsePredictor(TrainKernel kernel, double learningRate, DynamicsOptions options)
+    internal MsePredictor(TrainSetKernel kernel, double learningRate, DynamicsOptions options)
     {
         _kernel = kernel;
         LearningRate = learningRate;

@@ -11,9 +11,9 @@ namespace GpuNtk.Dynamics.Predictors;
 /// </summary>
 public sealed class OdePredictor : IDisposable
 {
-    private readonly TrainKernel _kernel;
+    private readonly TrainSetKernel _kernel;
 
-    internal OdePredictor(TrainKernel kernel, OutputLoss loss, double learningRate, double momentum, OdeOptions? ode)
+    internal OdePredictor(TrainSetKernel kernel, OutputLoss loss, double learningRate, double momentum, OdeOptions? ode)
     {
         _kernel = kernel;
         Loss = loss;

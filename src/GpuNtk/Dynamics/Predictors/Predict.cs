@@ -25,7 +25,7 @@ public static class Predict
         options ??= new DynamicsOptions();
         options.Validate();
         CheckLearningRate(learningRate);
-        return new MsePredictor(new TrainKernel(kTrainTrain, yTrain, options.DiagonalRegularization, options.AbsoluteRegularization,
+        return new MsePredictor(new TrainSetKernel(kTrainTrain, yTrain, options.DiagonalRegularization, options.AbsoluteRegularization,
                                                 nameof(kTrainTrain)), learningRate, options);
     }
 
@@ -38,7 +38,7 @@ public static class Predict
         ArgumentNullException.ThrowIfNull(loss);
         CheckLearningRate(learningRate);
         if (!(momentum >= 0 && momentum < 1)) throw new ArgumentException($"momentum must be in [0, 1), got {momentum}", nameof(momentum));
-        return new OdePredictor(new TrainKernel(kTrainTrain, yTrain, 0, false, nameof(kTrainTrain)), loss, learningRate, momentum, ode);
+        return new OdePredictor(new TrainSetKernel(kTrainTrain, yTrain, 0, false, nameof(kTrainTrain)), loss, learningRate, momentum, ode);
     }
 
     /// <summary>
@@ -50,10 +50,10 @@ public static class Predict
         options ??= new DynamicsOptions();
         options.Validate();
         CheckLearningRate(learningRate);
-        var ntk = new TrainKernel(ntkTrainTrain, yTrain, options.DiagonalRegularization, options.AbsoluteRegularization, nameof(ntkTrainTrain));
+        var ntk = new TrainSetKernel(ntkTrainTrain, yTrain, options.DiagonalRegularization, options.AbsoluteRegularization, nameof(ntkTrainTrain));
         try
         {
-            var nngp = new TrainKernel(nngpTrainTrain, yTrain, 0, false, nameof(nngpTrainTrain));
+            var nngp = new TrainSetKernel(nngpTrainTrain, yTrain, 0, false, nameof(nngpTrainTrain));
             return new EnsemblePredictor(ntk, nngp, learningRate, options);
         }
         catch
@@ -67,7 +67,7 @@ public static class Predict
     public static double MaxLearningRate(Tensor kTrainTrain, Tensor yTrain, double momentum = 0)
     {
         if (!(momentum >= 0 && momentum < 1)) throw new ArgumentException($"momentum must be in [0, 1), got {momentum}", nameof(momentum));
-        using var kernel = new TrainKernel(kTrainTrain, yTrain, 0, false, nameof(kTrainTrain));
+        using var kernel = new TrainSetKernel(kTrainTrain, yTrain, 0, false, nameof(kTrainTrain));
         using var scope = NewDisposeScope();
         double lambdaMax = linalg.eigvalsh(kernel.Matrix)[-1].to(ScalarType.Float64).item<double>();
         return LearningRateLimit.ForMse(lambdaMax, kernel.Examples, kernel.Outputs, momentum);

@@ -8,35 +8,16 @@ namespace GpuNtk.Training.Telemetry;
 /// resumed run keeps the earlier rows as they are (<see cref="MetricsLog.KeepThrough"/> drops only the rows past the
 /// checkpoint and torn lines, atomically) and appends its own.
 /// </summary>
-public sealed class JsonlSink(string fileName = "metrics.jsonl") : ITelemetrySink
+public sealed class JsonlSink(string fileName = "metrics.jsonl") : MetricsFileSink(fileName)
 {
-    private StreamWriter? _writer;
-
-    public string? Path { get; private set; }
-
-    public void Begin(TelemetryRun run)
+    protected override bool TryContinue(string path, long startStep)
     {
-        Path = System.IO.Path.Combine(run.OutputDirectory, fileName);
-        if (run.StartStep > 0 && File.Exists(Path))
-        {
-            MetricsLog.KeepThrough(Path, run.StartStep, csv: false);
-            _writer = new StreamWriter(Path, append: true, new UTF8Encoding(false));
-            return;
-        }
-        _writer = new StreamWriter(Path, append: false, new UTF8Encoding(false));
-        foreach (var row in run.History) Write(row);
+        if (!File.Exists(path)) return false;
+        MetricsLog.KeepThrough(path, startStep, csv: false);
+        return true;
     }
 
-    public void Write(MetricsRow row)
-    {
-        if (_writer is null) throw new InvalidOperationException("Begin was not called");
-        _writer.WriteLine(Serialize(row));
-        _writer.Flush();
-    }
-
-    public void End(TrainingSummary summary) => _writer?.Flush();
-
-    public void Dispose() => _writer?.Dispose();
+    protected override void WriteRow(TextWriter writer, MetricsRow row) => writer.WriteLine(Serialize(row));
 
     public static string Serialize(MetricsRow row)
     {

@@ -3,6 +3,7 @@ using GpuNtk.Dynamics.Hierarchy;
 using GpuNtk.Dynamics.Ode;
 using GpuNtk.Kernels.Empirical;
 using GpuNtk.Networks;
+using GpuNtk.Networks.StateDicts;
 using GpuNtk.Tests.Checkpoints;
 using NUnit.Framework;
 using TorchSharp;
@@ -64,7 +65,7 @@ public sealed class MultiOutputHierarchyTests
         // φ'' = 0 almost everywhere, so K3 holds only cross-layer terms — still the derivative of Θ (no unit crosses 0).
         using var scope = NewDisposeScope();
         using var net = NetworkFactory.Create("fcn:depth=2,width=16,in=6,out=3,act=relu,param=standard", seed: 0, ScalarType.Float64);
-        CheckpointFiles.LoadInto(net, CheckpointFixtures.Path("mlp_state_dict.pt"), convertDType: true);
+        StateDictLoader.LoadInto(net, CheckpointFixtures.Path("mlp_state_dict.pt"), convertDType: true);
         using var io = CheckpointFiles.LoadStateDict(CheckpointFixtures.Path("mlp_io.pt"));
         var x = io["x"].to_type(ScalarType.Float64);
         Assert.That(net.forward(x).sub(io["y64"]).abs().max().item<double>(), Is.LessThan(1e-12), "the checkpoint's weights are loaded");

@@ -1,5 +1,6 @@
 using GpuNtk.Kernels.Analytic;
 using GpuNtk.Networks;
+using GpuNtk.Tests.Kernels.MonteCarlo;
 using NUnit.Framework;
 using TorchSharp;
 using static TorchSharp.torch;

@@ -129,7 +129,7 @@ internal sealed class NtkWorkerSet : IDisposable
             NtkImplementation.Structured => new LayerwiseNtk(plan, structured: true, options.MemoryBudgetBytes),
             NtkImplementation.JacobianContraction => new LayerwiseNtk(plan, structured: false, options.MemoryBudgetBytes),
             NtkImplementation.VectorProducts => new VectorProductNtk(plan, cancellation),
-            NtkImplementation.Reference => new ReferenceKernel(plan),
+            NtkImplementation.Reference => new ReferenceBlockKernel(plan),
             _ => throw new ArgumentOutOfRangeException(nameof(implementation)),
         };
 

@@ -2,10 +2,10 @@ using System.Globalization;
 using GpuNtk.Experiments.Hierarchy;
 using ScottPlot;
 
-namespace GpuNtk.Cli.Plots;
+namespace GpuNtk.Plots;
 
 /// <summary>PNG figures of the neural tangent hierarchy experiment (log–log axes drawn as log10 values).</summary>
-internal static class NthPlots
+public static class NthPlots
 {
     private static readonly Color[] Palette = [Colors.C0, Colors.C1, Colors.C2, Colors.C3, Colors.C4];
 

@@ -1,8 +1,9 @@
+using GpuNtk.Kernels.Analytic;
 using GpuNtk.Kernels.Empirical;
 using GpuNtk.Networks;
 using static TorchSharp.torch;
 
-namespace GpuNtk.Kernels.Analytic;
+namespace GpuNtk.Kernels.MonteCarlo;
 
 /// <summary>Options of a Monte Carlo (finite-width, many-seed) kernel estimate.</summary>
 /// <param name="Seeds">Number of independent initialisations averaged.</param>

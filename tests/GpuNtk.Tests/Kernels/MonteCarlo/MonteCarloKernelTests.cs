@@ -1,10 +1,11 @@
 using GpuNtk.Kernels.Analytic;
+using GpuNtk.Kernels.MonteCarlo;
 using GpuNtk.Networks;
 using NUnit.Framework;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace GpuNtk.Tests.Kernels.Analytic;
+namespace GpuNtk.Tests.Kernels.MonteCarlo;
 
 public sealed class MonteCarloKernelTests
 {

@@ -2,7 +2,7 @@ using System.Globalization;
 using GpuNtk.Experiments.Linearization;
 using ScottPlot;
 
-namespace GpuNtk.Cli.Plots;
+namespace GpuNtk.Plots;
 
 /// <summary>
 /// One PNG for a linearization sweep: top row, each scaling metric against width at the final time on log-log axes
@@ -10,7 +10,7 @@ namespace GpuNtk.Cli.Plots;
 /// ScottPlot draws log10 values; ticks are labelled with the real ones.
 /// (Shared by <c>gpuntk linearize</c> and samples/WideNetworksAreLinear.)
 /// </summary>
-internal static class LinearizationPlot
+public static class LinearizationPlot
 {
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
 

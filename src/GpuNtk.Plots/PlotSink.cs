@@ -1,7 +1,7 @@
 using GpuNtk.Training.Telemetry;
 using ScottPlot;
 
-namespace GpuNtk.Cli.Plots;
+namespace GpuNtk.Plots;
 
 /// <summary>
 /// PNG plots against the step, written when the run ends (earlier rows of a resumed run included): <c>loss.png</c>

@@ -3,7 +3,7 @@ using static TorchSharp.torch;
 namespace GpuNtk.Dynamics.Predictors;
 
 /// <summary>
-/// A train×train kernel read in the conventions of <c>src/GpuNtk/Kernels/README.md</c>, as the n×n matrix that acts on
+/// The kernel on the training set (train×train) read in the conventions of <c>src/GpuNtk/Kernels/README.md</c>, as the n×n matrix that acts on
 /// outputs arranged as n×c columns:
 /// <list type="bullet">
 /// <item><b>traced</b> <c>[N, N]</c>: Θ ⊗ I_O — n = N, and each of the c = O output columns evolves separately;</item>
@@ -14,13 +14,13 @@ namespace GpuNtk.Dynamics.Predictors;
 /// flattened full. Owns its eigendecomposition (negative eigenvalues clipped to 0) and Cholesky factor, both computed
 /// once on first use. Its tensors belong to it (no dispose scope). Internal: the predictors are the public face.
 /// </summary>
-internal sealed class TrainKernel : IDisposable
+internal sealed class TrainSetKernel : IDisposable
 {
     private Tensor? _eigenvalues;
     private Tensor? _eigenvectors;
     private Tensor? _cholesky;
 
-    public TrainKernel(Tensor kernel, Tensor targets, double diagonalRegularization, bool absoluteRegularization, string argument)
+    public TrainSetKernel(Tensor kernel, Tensor targets, double diagonalRegularization, bool absoluteRegularization, string argument)
     {
         ArgumentNullException.ThrowIfNull(kernel, argument);
         ArgumentNullException.ThrowIfNull(targets);

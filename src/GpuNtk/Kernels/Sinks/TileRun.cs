@@ -1,7 +1,7 @@
-using GpuNtk.Kernels.Sinks;
+using GpuNtk.Kernels.Sharding;
 using static TorchSharp.torch;
 
-namespace GpuNtk.Kernels.Sharding;
+namespace GpuNtk.Kernels.Sinks;
 
 /// <summary>What one worker did: tiles of its shard computed now, and those already in the sink (skipped).</summary>
 public readonly record struct TileRunSummary(int Computed, int Skipped);

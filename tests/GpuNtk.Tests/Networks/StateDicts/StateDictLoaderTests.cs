@@ -1,10 +1,12 @@
 using GpuNtk.Checkpoints;
 using GpuNtk.Networks;
+using GpuNtk.Networks.StateDicts;
+using GpuNtk.Tests.Checkpoints;
 using NUnit.Framework;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace GpuNtk.Tests.Checkpoints;
+namespace GpuNtk.Tests.Networks.StateDicts;
 
 /// <summary>Loading PyTorch weights into GpuNtk networks; outputs compared with PyTorch's own on fixed inputs.</summary>
 public class StateDictLoaderTests
@@ -19,7 +21,7 @@ public class StateDictLoaderTests
     public void PyTorchSequentialMlpGivesPyTorchOutputsInFloat32(string file)
     {
         using var net = NetworkFactory.Create(MlpSpec, seed: 0, ScalarType.Float32);
-        var result = CheckpointFiles.LoadInto(net, CheckpointFixtures.Path(file));
+        var result = StateDictLoader.LoadInto(net, CheckpointFixtures.Path(file));
         Assert.That(result.Mapping, Is.EqualTo("nn.Sequential"));
         Assert.That(result.Loaded["0.weight"], Is.EqualTo("layers.1.weight"));
         Assert.That(result.Loaded["4.bias"], Is.EqualTo("layers.5.bias"));
@@ -36,7 +38,7 @@ public class StateDictLoaderTests
     public void PyTorchSequentialMlpGivesPyTorchOutputsInFloat64WithConversion()
     {
         using var net = NetworkFactory.Create(MlpSpec, seed: 0, ScalarType.Float64);
-        CheckpointFiles.LoadInto(net, CheckpointFixtures.Path("mlp_state_dict.pt"), convertDType: true);
+        StateDictLoader.LoadInto(net, CheckpointFixtures.Path("mlp_state_dict.pt"), convertDType: true);
         using var io = CheckpointFiles.LoadStateDict(CheckpointFixtures.Path("mlp_io.pt"));
         using var x = io["x"].to_type(ScalarType.Float64);
         using var y = net.forward(x);
@@ -49,7 +51,7 @@ public class StateDictLoaderTests
     public void PyTorchSequentialCnnGivesPyTorchOutputs()
     {
         using var net = NetworkFactory.Create(CnnSpecText, seed: 0, ScalarType.Float64);
-        var result = CheckpointFiles.LoadInto(net, CheckpointFixtures.Path("cnn_state_dict.pt"), convertDType: true);
+        var result = StateDictLoader.LoadInto(net, CheckpointFixtures.Path("cnn_state_dict.pt"), convertDType: true);
         Assert.That(result.Loaded["12.weight"], Is.EqualTo(StateDictMapping.ParameterizedModules(net)[^1].Name + ".weight"));
         using var io = CheckpointFiles.LoadStateDict(CheckpointFixtures.Path("cnn_io.pt"));
         using var x = io["x"].to_type(ScalarType.Float64);
@@ -95,7 +97,7 @@ public class StateDictLoaderTests
     public void SequentialMappingNeedsStandardParameterization()
     {
         using var net = NetworkFactory.Create("fcn:depth=2,width=16,in=6,out=3,param=ntk", seed: 0);
-        var e = Assert.Throws<StateDictMismatchException>(() => CheckpointFiles.LoadInto(net, CheckpointFixtures.Path("mlp_state_dict.pt")));
+        var e = Assert.Throws<StateDictMismatchException>(() => StateDictLoader.LoadInto(net, CheckpointFixtures.Path("mlp_state_dict.pt")));
         Assert.That(e!.Message, Does.Contain("param=standard"));
     }
 
@@ -103,11 +105,11 @@ public class StateDictLoaderTests
     public void ArchitectureMismatchIsExplained()
     {
         using var deeper = NetworkFactory.Create("fcn:depth=3,width=16,in=6,out=3,param=standard", seed: 0);
-        var e = Assert.Throws<StateDictMismatchException>(() => CheckpointFiles.LoadInto(deeper, CheckpointFixtures.Path("mlp_state_dict.pt")));
+        var e = Assert.Throws<StateDictMismatchException>(() => StateDictLoader.LoadInto(deeper, CheckpointFixtures.Path("mlp_state_dict.pt")));
         Assert.That(e!.Message, Does.Contain("3 modules with weights").And.Contain("4 dense/conv layers"));
 
         using var wider = NetworkFactory.Create("fcn:depth=2,width=32,in=6,out=3,param=standard", seed: 0);
-        e = Assert.Throws<StateDictMismatchException>(() => CheckpointFiles.LoadInto(wider, CheckpointFixtures.Path("mlp_state_dict.pt")));
+        e = Assert.Throws<StateDictMismatchException>(() => StateDictLoader.LoadInto(wider, CheckpointFixtures.Path("mlp_state_dict.pt")));
         Assert.That(e!.Message, Does.Contain("shape mismatch: 0.weight → layers.1.weight: checkpoint [16, 6], network [32, 6]"));
         Assert.That(e.Problems.Count(p => p.StartsWith("shape mismatch", StringComparison.Ordinal)), Is.EqualTo(5));
     }
@@ -122,7 +124,7 @@ public class StateDictLoaderTests
             using var source = NetworkFactory.Create("cnn:depth=1,channels=3,in=1,size=8,out=2,param=ntk", seed: 3, ScalarType.Float64);
             CheckpointFiles.SaveStateDict(path, source.state_dict());
             using var target = NetworkFactory.Create("cnn:depth=1,channels=3,in=1,size=8,out=2,param=ntk", seed: 4, ScalarType.Float64);
-            var result = CheckpointFiles.LoadInto(target, path);
+            var result = StateDictLoader.LoadInto(target, path);
             Assert.That(result.Mapping, Is.EqualTo("identity"));
             using var x = randn(2, 64, ScalarType.Float64);
             using var a = source.forward(x);

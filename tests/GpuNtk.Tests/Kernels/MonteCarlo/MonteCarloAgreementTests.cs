@@ -1,11 +1,12 @@
 using System.Diagnostics;
 using GpuNtk.Kernels.Analytic;
+using GpuNtk.Kernels.MonteCarlo;
 using GpuNtk.Networks;
 using NUnit.Framework;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace GpuNtk.Tests.Kernels.Analytic;
+namespace GpuNtk.Tests.Kernels.MonteCarlo;
 
 /// <summary>
 /// The analytic kernels against the mean of empirical kernels of finite networks (width 1024, 100 seeds):

@@ -2,8 +2,12 @@ using static TorchSharp.torch;
 
 namespace GpuNtk.Kernels.Empirical;
 
-/// <summary><see cref="ReferenceNtk"/> as a block kernel: explicit Jacobians <c>[b, O, P]</c> per tile.</summary>
-internal sealed class ReferenceKernel(ModelPlan plan) : INtkBlockKernel
+/// <summary>
+/// The <see cref="NtkImplementation.Reference"/> method as a tile-by-tile block kernel (what <see cref="EmpiricalNtk"/>
+/// runs): <see cref="ReferenceNtk"/>'s explicit Jacobians <c>[b, O, P]</c> per tile. <see cref="ReferenceNtk"/> itself is
+/// the whole-kernel oracle that tests call directly.
+/// </summary>
+internal sealed class ReferenceBlockKernel(ModelPlan plan) : INtkBlockKernel
 {
     public NtkImplementation Implementation => NtkImplementation.Reference;
 

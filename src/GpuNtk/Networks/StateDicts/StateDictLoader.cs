@@ -1,10 +1,10 @@
-using GpuNtk.Networks;
+using GpuNtk.Checkpoints;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace GpuNtk.Checkpoints;
+namespace GpuNtk.Networks.StateDicts;
 
-/// <summary>What <see cref="StateDictLoader.LoadInto"/> did: checkpoint name → parameter name for each loaded tensor,
+/// <summary>What <see cref="StateDictLoader"/>'s <c>LoadInto</c> did: checkpoint name → parameter name for each loaded tensor,
 /// (non-strict mode) the parameters left untouched and the checkpoint tensors not used, the name mapping chosen, and
 /// the tensors whose dtype was converted (as <c>name: float32 → float64</c>).</summary>
 public sealed record StateDictLoadResult(
@@ -29,6 +29,22 @@ public sealed class StateDictMismatchException(string message, IReadOnlyList<str
 /// </summary>
 public static class StateDictLoader
 {
+    /// <summary>
+    /// Loads the state_dict of the checkpoint file at <paramref name="path"/> (any format
+    /// <see cref="CheckpointFiles.LoadStateDict"/> reads) into <paramref name="network"/>: names map automatically
+    /// (GpuNtk's own names, or a PyTorch <c>nn.Sequential</c> onto a standard-parameterization FCN/CNN), every mismatch
+    /// is reported at once.
+    /// </summary>
+    /// <exception cref="CheckpointFormatException">The file cannot be read.</exception>
+    /// <exception cref="StateDictMismatchException">The weights do not fit the network; nothing was loaded.</exception>
+    public static StateDictLoadResult LoadInto(Network network, string path, bool strict = true, bool convertDType = false,
+        StateDictMapping? mapping = null)
+    {
+        ArgumentNullException.ThrowIfNull(network);
+        using var stateDict = CheckpointFiles.LoadStateDict(path);
+        return LoadInto(network, stateDict, strict, mapping, convertDType, path);
+    }
+
     /// <summary>
     /// Loads <paramref name="stateDict"/> into <paramref name="network"/>.
     /// </summary>

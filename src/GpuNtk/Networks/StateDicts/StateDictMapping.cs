@@ -1,6 +1,4 @@
-using GpuNtk.Networks;
-
-namespace GpuNtk.Checkpoints;
+namespace GpuNtk.Networks.StateDicts;
 
 /// <summary>
 /// How checkpoint tensor names map onto a <see cref="Network"/>'s parameter names (<c>layers.{i}.weight</c>, …).

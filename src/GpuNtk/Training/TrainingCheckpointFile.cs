@@ -9,7 +9,8 @@ using static TorchSharp.torch;
 namespace GpuNtk.Training;
 
 /// <summary>
-/// The trainer's checkpoint container: magic <c>GNTKCKP2</c>, an 8-byte little-endian header length, the SHA-256 of the
+/// The byte format of a training run's checkpoint (<see cref="TrainingCheckpoint"/> says what goes in it; PyTorch and
+/// safetensors files are <c>Checkpoints/CheckpointFiles</c>): magic <c>GNTKCKP2</c>, an 8-byte little-endian header length, the SHA-256 of the
 /// header (32 bytes), a UTF-8 JSON header (<c>{"meta": {…}, "tensors": [{"name", "dtype", "shape", "offset", "bytes",
 /// "sha256"}]}</c>), then the raw little-endian tensor bytes in header order. Every byte is covered by a check (the magic,
 /// the length through the header's checksum, each tensor through its own), so a flipped bit is an
@@ -17,7 +18,7 @@ namespace GpuNtk.Training;
 /// Written atomically (temporary file in the same folder, flushed to disk, renamed over the target), so a crash leaves
 /// either the old or the new checkpoint; with <c>previousPath</c> the replaced checkpoint is kept there (two generations).
 /// </summary>
-public static class CheckpointFile
+public static class TrainingCheckpointFile
 {
     private static readonly byte[] s_magic = "GNTKCKP2"u8.ToArray();
     private static readonly byte[] s_magicV1 = "GNTKCKP1"u8.ToArray();
