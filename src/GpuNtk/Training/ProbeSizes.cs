@@ -5,8 +5,11 @@ using static TorchSharp.torch;
 namespace GpuNtk.Training;
 
 /// <summary>
-/// How many training-probe examples the two NTK measurements of a run use by default, from a cost model: the
-/// multiply-adds M of one example's forward pass (<see cref="MultiplyAddsPerExample"/>). Both measurements cost a
+/// How many training-probe examples the two NTK measurements of a run use by default, from a cost model: the work M
+/// of one example's forward pass (<see cref="CostPerExample"/>: multiply-adds, plus
+/// <see cref="MultiplyAddsPerActivation"/> for each activation element a parameterized layer writes, since every such
+/// element is written and read again by the activation, the backward and the double-backward passes — the
+/// memory-bound part that dominates small convolutions). Both measurements cost a
 /// fixed number of forward and backward passes per example — the λ_max power iteration at the start about 20 passes
 /// of a VJP and a double-backward JVP, each telemetry row's traced NTK one forward, O backward passes and O
 /// per-example weight gradients — so bounding N·M bounds their time. An FCN (M of a few million) keeps the whole
@@ -40,7 +43,7 @@ public static class ProbeSizes
 
     /// <summary>How many of the first <paramref name="probeInputs"/> examples the λ_max estimate at the start uses.</summary>
     public static int EtaMaxExamples(nn.Module<Tensor, Tensor> module, Tensor probeInputs) =>
-        Affordable(probeInputs.shape[0], MultiplyAddsPerExample(module, probeInputs), EtaMaxMultiplyAdds, MinExamples, long.MaxValue);
+        Affordable(probeInputs.shape[0], CostPerExample(module, probeInputs), EtaMaxMultiplyAdds, MinExamples, long.MaxValue);
 
     /// <summary>The default NTK probe of <paramref name="spec"/> with a training probe of <paramref name="probeTrain"/> examples.</summary>
     public static int DefaultNtkExamples(ArchitectureSpec spec, int probeTrain)
@@ -48,7 +51,7 @@ public static class ProbeSizes
         ArgumentNullException.ThrowIfNull(spec);
         using var scope = NewDisposeScope();
         using var network = NetworkFactory.Create(spec, 0);
-        long perExample = MultiplyAddsPerExample(network, zeros(1, spec.InputSize));
+        long perExample = CostPerExample(network, zeros(1, spec.InputSize));
         return Affordable(probeTrain, perExample, NtkMultiplyAdds, MinNtkExamples, MaxNtkExamples);
     }
 
@@ -56,17 +59,34 @@ public static class ProbeSizes
         (int)Math.Min(Math.Min(count, max), Math.Max(min, budget / Math.Max(1, perExample)));
 
     /// <summary>
-    /// Multiply-adds of one example's forward pass, counted by one forward pass with hooks on the first example of
-    /// <paramref name="inputs"/>: a module that owns trainable parameters applies them once per output position (a
-    /// dense layer once, a convolution once per output pixel), so it costs its parameter count times its output's
-    /// elements per channel.
+    /// Multiply-add equivalents of one element a parameterized layer writes: 4 bytes written or read about 4 times
+    /// (forward, activation, backward, double backward) at the 4 multiply-adds per byte of
+    /// <c>ConvNtkCost.FlopsPerByte</c> (8 FLOPs).
     /// </summary>
-    public static long MultiplyAddsPerExample(nn.Module<Tensor, Tensor> module, Tensor inputs)
+    public const long MultiplyAddsPerActivation = 64;
+
+    /// <summary>Multiply-adds of one example's forward pass (see <see cref="Count"/>).</summary>
+    public static long MultiplyAddsPerExample(nn.Module<Tensor, Tensor> module, Tensor inputs) => Count(module, inputs).MultiplyAdds;
+
+    /// <summary>The cost model's work per example: multiply-adds + <see cref="MultiplyAddsPerActivation"/> × activation elements.</summary>
+    public static long CostPerExample(nn.Module<Tensor, Tensor> module, Tensor inputs)
+    {
+        var (macs, activations) = Count(module, inputs);
+        return macs + MultiplyAddsPerActivation * activations;
+    }
+
+    /// <summary>
+    /// Multiply-adds and output elements of the parameterized layers in one example's forward pass, counted by one
+    /// forward pass with hooks on the first example of <paramref name="inputs"/>: a module that owns trainable
+    /// parameters applies them once per output position (a dense layer once, a convolution once per output pixel), so
+    /// it costs its parameter count times its output's elements per channel.
+    /// </summary>
+    private static (long MultiplyAdds, long Activations) Count(nn.Module<Tensor, Tensor> module, Tensor inputs)
     {
         ArgumentNullException.ThrowIfNull(module);
         ArgumentNullException.ThrowIfNull(inputs);
         using var scope = NewDisposeScope();
-        long total = 0;
+        long macs = 0, activations = 0;
         var removers = new List<Action>();
         foreach (var m in module.modules().Prepend(module).Distinct())
         {
@@ -74,8 +94,9 @@ public static class ProbeSizes
             if (own == 0 || m is not nn.Module<Tensor, Tensor> typed) continue;
             var hook = typed.register_forward_hook((_, _, output) =>
             {
-                long positions = output.dim() >= 2 && output.shape[1] > 0 ? output.numel() / output.shape[0] / output.shape[1] : 1;
-                total += own * positions;
+                long elements = output.dim() >= 1 && output.shape[0] > 0 ? output.numel() / output.shape[0] : output.numel();
+                macs += own * (output.dim() >= 2 && output.shape[1] > 0 ? elements / output.shape[1] : 1);
+                activations += elements;
                 return output;
             });
             removers.Add(hook.remove);
@@ -89,6 +110,6 @@ public static class ProbeSizes
         {
             foreach (var remove in removers) remove();
         }
-        return total;
+        return (macs, activations);
     }
 }
