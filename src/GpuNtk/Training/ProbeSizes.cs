@@ -33,7 +33,7 @@ public static class ProbeSizes
     public const int MinExamples = 16;
 
     /// <summary>Multiply-adds of one forward pass over the default NTK probe.</summary>
-    public const long NtkMultiplyAdds = 1L << 30;
+    public const long NtkMultiplyAdds = 1L << 29;
 
     /// <summary>The most examples of the default NTK probe.</summary>
     public const int MaxNtkExamples = 256;
