@@ -37,7 +37,7 @@ internal static class TrainCommand
         var steps = new Option<long>("--steps") { Description = "Optimizer steps (flow: integrate to t = steps; time is counted in steps).", DefaultValueFactory = _ => defaults.Steps };
         var logEvery = new Option<int>("--log-every") { Description = "Telemetry interval in steps.", DefaultValueFactory = _ => defaults.LogEvery };
         var probe = new Option<string>("--probe") { Description = "Telemetry probe: N (N train + N test examples) or NTRAIN,NTEST.", DefaultValueFactory = _ => $"{defaults.ProbeTrain},{defaults.ProbeTest}" };
-        var ntkProbe = new Option<int?>("--ntk-probe") { Description = "Training-probe examples on which the NTK is computed (default: min(probe, 256)); 0 turns the NTK telemetry off." };
+        var ntkProbe = new Option<int?>("--ntk-probe") { Description = "Training-probe examples on which the NTK is computed (default: min(probe, 256), fewer — at least 32 — for a network whose forward pass over 256 examples would cost more than 2^29 multiply-adds by GpuNtk.Training.ProbeSizes' count, e.g. 32 for wrn:depth=10,k=1 and cnn); 0 turns the NTK telemetry off." };
         var loss = new Option<string>("--loss") { Description = "mse or ce.", DefaultValueFactory = _ => defaults.Loss.ToName() };
         var targets = new Option<string?>("--targets") { Description = "Regression targets: one-hot, centered (0.9/−0.1) or signed (±1). Default: centered for mse, one-hot for ce." };
         var classes = new Option<string?>("--classes") { Description = "Class subset, e.g. 3,5 or cat,dog (labels renumbered in this order; the output count follows unless out= is in --arch)." };
@@ -127,7 +127,7 @@ internal static class TrainCommand
                     LogEvery = parse.GetValue(logEvery),
                     ProbeTrain = probeTrain,
                     ProbeTest = probeTest,
-                    NtkProbe = parse.GetValue(ntkProbe) ?? Math.Min(probeTrain, 256),
+                    NtkProbe = parse.GetValue(ntkProbe) ?? ProbeSizes.DefaultNtkExamples(spec, probeTrain),
                     CheckpointEvery = parse.GetValue(checkpointEvery),
                     Seed = parse.GetValue(seed),
                     DType = CommonOptions.ParseDType(parse.GetValue(dtype)!),

@@ -110,12 +110,15 @@ public sealed class TrainingRun
         if (measure)
         {
             var watch = Stopwatch.StartNew();
-            run.LambdaMax = LearningRateSafety.LargestNtkEigenvalue(_module, session.ProbeTrain.Inputs, seed: _config.Seed);
+            var probe = session.ProbeTrain;
+            int n = ProbeSizes.EtaMaxExamples(_module, probe.Inputs);
+            run.LambdaMax = LearningRateSafety.LargestNtkEigenvalue(_module, probe.Inputs.narrow(0, 0, n), seed: _config.Seed);
             // η_max is the linear-model bound of (momentum) gradient descent; for flow the GD value sets the default rate.
             var kind = _config.Optimizer.HasEtaMax() ? _config.Optimizer : OptimizerKind.Sgd;
-            run.EtaMax = LearningRateSafety.MaxLearningRate(run.LambdaMax, session.ProbeTrain.Count, session.ProbeTrain.Outputs, _config.Loss, kind, _config.Momentum);
-            _logger.LogInformation("λ_max of the NTK on the {N}-example training probe: {Lambda:G4} → η_max ≈ {EtaMax:G4} for {Optimizer}/{Loss}{Applies} ({Seconds:0.0} s)",
-                session.ProbeTrain.Count, run.LambdaMax, run.EtaMax, kind.ToName(), _config.Loss.ToName(),
+            run.EtaMax = LearningRateSafety.MaxLearningRate(run.LambdaMax, n, probe.Outputs, _config.Loss, kind, _config.Momentum);
+            _logger.LogInformation("λ_max of the NTK on {Examples}: {Lambda:G4} → η_max ≈ {EtaMax:G4} for {Optimizer}/{Loss}{Applies} ({Seconds:0.0} s)",
+                n == probe.Count ? $"the {n}-example training probe"
+                    : $"the first {n} examples of the {probe.Count}-example training probe (the forward-pass cost sets how many)", run.LambdaMax, run.EtaMax, kind.ToName(), _config.Loss.ToName(),
                 _config.Optimizer.HasEtaMax() ? "" : $" (a reference only: the bound is for SGD/momentum, not {_config.Optimizer.ToName()})", watch.Elapsed.TotalSeconds);
         }
         run.LearningRate = _config.LearningRate ?? (_config.Optimizer is OptimizerKind.Adam or OptimizerKind.AdamW

@@ -28,6 +28,7 @@ public sealed class ProbeTelemetry : IDisposable
     private readonly (string Layer, int[] Indices)[] _layers;
     private readonly double? _sqrtWidth;
     private Tensor? _ntk0;
+    private NtkOptions? _ntkOptions;
     private readonly (Tensor Value, Tensor Initial)[] _companion;
 
     /// <summary>Telemetry of a spec-built network; ‖θt−θ0‖/√width uses <see cref="Width(ArchitectureSpec)"/>.</summary>
@@ -132,7 +133,8 @@ public sealed class ProbeTelemetry : IDisposable
     private void MeasureNtk(Action<string, Tensor> add)
     {
         var x = _train.Inputs.narrow(0, 0, _ntkExamples);
-        var theta = EmpiricalNtk.Compute(_network, x, null, new NtkOptions(Output: NtkOutput.Trace)).detach().to(ScalarType.Float64);
+        _ntkOptions ??= OneTileOptions(_network, x);
+        var theta = EmpiricalNtk.Compute(_network, x, null, _ntkOptions).detach().to(ScalarType.Float64);
         if (_ntk0 is null) _ntk0 = theta.clone().DetachFromDisposeScope();
         add(Metric.NtkChange, theta.sub(_ntk0).norm().div(_ntk0.norm()));
         var eig = linalg.eigvalsh(theta);
@@ -145,6 +147,23 @@ public sealed class ProbeTelemetry : IDisposable
         var y = _train.Targets.narrow(0, 0, _ntkExamples).to(ScalarType.Float64);
         var yyT = y.matmul(y.t());
         add(Metric.NtkAlignment, theta.mul(yyT).sum().div(theta.norm().mul(yyT.norm())));
+    }
+
+    /// <summary>The most working memory the probe's NTK may take to be computed in one tile.</summary>
+    internal const long MaxNtkMemoryBytes = 4L << 30;
+
+    /// <summary>
+    /// Traced-NTK options with the smallest memory budget (from the default 1 GiB, doubling up to
+    /// <see cref="MaxNtkMemoryBytes"/>) that puts the whole NTK probe in one tile: with several tiles every block
+    /// recaptures its two tiles' signals and re-forms their per-example weight gradients (convolutions), which costs
+    /// several times the kernel itself; one tile captures and forms each once.
+    /// </summary>
+    private static NtkOptions OneTileOptions(nn.Module<Tensor, Tensor> network, Tensor x)
+    {
+        var options = new NtkOptions(Output: NtkOutput.Trace);
+        while (options.MemoryBudgetBytes < MaxNtkMemoryBytes && EmpiricalNtk.Tiling(network, x, null, options).TileSize < x.shape[0])
+            options = options with { MemoryBudgetBytes = Math.Min(2 * options.MemoryBudgetBytes, MaxNtkMemoryBytes) };
+        return options;
     }
 
     private void MeasureDrift(Action<string, Tensor> add)

@@ -57,8 +57,8 @@ public sealed class ConvRuleTests
             {
                 var rule = c1.Module switch
                 {
-                    Conv2dLayer conv => new Conv2dNtkRule(conv, pixelPairs),
-                    TorchSharp.Modules.Conv2d conv => new Conv2dNtkRule(ConvGeometry.TryOf(conv)!, pixelPairs),
+                    Conv2dLayer conv => new Conv2dNtkRule(conv, pixelPairs, patchChunkBytes: budget),
+                    TorchSharp.Modules.Conv2d conv => new Conv2dNtkRule(ConvGeometry.TryOf(conv)!, pixelPairs, patchChunkBytes: budget),
                     _ => c1.Rule,
                 };
                 if (rule.TryAccumulate(c1, c2, acc)) continue;
@@ -72,6 +72,7 @@ public sealed class ConvRuleTests
     [TestCase(true, ScalarType.Float64, 3, 1 << 20)]
     [TestCase(true, ScalarType.Float64, 3, 1)] // a budget of one byte: one row example at a time
     [TestCase(false, ScalarType.Float64, 3, 1 << 20)]
+    [TestCase(false, ScalarType.Float64, 3, 1)] // one example's patches at a time
     [TestCase(true, ScalarType.Float64, 1, 1 << 20)]
     [TestCase(true, ScalarType.Float32, 2, 1 << 20)]
     [TestCase(false, ScalarType.Float32, 2, 1 << 20)]

@@ -14,12 +14,14 @@ namespace GpuNtk.Kernels.Empirical;
 /// Gram summed over outputs and channels is one more GEMM in the same layout; full, T = K·G2ᵀ then G1·Tᵀ, so output
 /// channels are contracted before the output pairs appear. Rows are chunked to the memory budget.</item>
 /// <item><b>weight gradients</b> (<see cref="Jacobian"/>, when <see cref="TryAccumulate"/> declines): J for all (i, a)
-/// by one batched product, a slice of output channels at a time when memory is short.</item>
+/// by batched products over a few examples' patches at a time, a slice of output channels at a time when memory is
+/// short.</item>
 /// </list>
 /// </summary>
-internal sealed class Conv2dNtkRule(ConvGeometry layer, bool? forcePixelPairs = null) : ILayerNtkRule
+internal sealed class Conv2dNtkRule(ConvGeometry layer, bool? forcePixelPairs = null, long patchChunkBytes = Conv2dNtkRule.DefaultPatchChunkBytes) : ILayerNtkRule
 {
-    public Conv2dNtkRule(Conv2dLayer layer, bool? forcePixelPairs = null) : this(ConvGeometry.Of(layer), forcePixelPairs) { }
+    public Conv2dNtkRule(Conv2dLayer layer, bool? forcePixelPairs = null, long patchChunkBytes = DefaultPatchChunkBytes)
+        : this(ConvGeometry.Of(layer), forcePixelPairs, patchChunkBytes) { }
 
     /// <summary>GpuNtk's <see cref="Conv2dLayer"/>, or a TorchSharp <c>nn.Conv2d</c> that is an ordinary convolution.</summary>
     public static Conv2dNtkRule? TryCreate(nn.Module module) => module switch
@@ -39,19 +41,36 @@ internal sealed class Conv2dNtkRule(ConvGeometry layer, bool? forcePixelPairs = 
     private Tensor Patches(Tensor x) => nn.functional.unfold(x, (layer.KernelHeight, layer.KernelWidth),
         padding: (layer.PaddingHeight, layer.PaddingWidth), stride: (layer.StrideHeight, layer.StrideWidth)); // [N, D, L]
 
+    /// <summary>
+    /// Bytes of unfolded patches the weight-gradient contraction forms at a time: a few examples' patches, rather than
+    /// all N·C_in·k²·L at once, stay in memory the allocator reuses instead of fresh pages faulted in on every call.
+    /// </summary>
+    internal const long DefaultPatchChunkBytes = 16L << 20;
+
     public Tensor Jacobian(ModuleCall call, long start, long count)
     {
         using var scope = NewDisposeScope();
         long n = call.Examples, o = call.Outputs, cout = count;
-        var patches = Patches(call.Input);
-        long l = patches.shape[2];
-        var parts = new List<Tensor>();
-        if (WeightTrained) parts.Add(patches.mul_(layer.WeightMultiplier));
-        if (BiasTrained) parts.Add(full(n, 1, l, layer.BiasMultiplier, patches.dtype, patches.device));
-        var scaled = parts.Count == 1 ? parts[0] : cat(parts, 1); // [N, K, L]
-        var signal = call.Signal.narrow(2, start, count).reshape(n, o * cout, l);
-        var j = signal.bmm(scaled.transpose(1, 2)).view(n, o, cout * scaled.shape[1]);
-        return j.MoveToOuterDisposeScope();
+        var signal = call.Signal.narrow(2, start, count).reshape(n, o * cout, -1); // [N, O·C, L]
+        long l = signal.shape[2], d = layer.FanIn;
+        long width = (WeightTrained ? d : 0) + (BiasTrained ? 1 : 0);
+        var j = empty([n, o, cout, width], signal.dtype, signal.device);
+        if (WeightTrained)
+        {
+            // ∂f/∂W = WM·G·Pᵀ, a few examples' patches at a time.
+            long rows = Math.Clamp(patchChunkBytes / Math.Max(1, d * l * signal.element_size()), 1, n);
+            for (long s = 0; s < n; s += rows)
+            {
+                using var chunk = NewDisposeScope();
+                long r = Math.Min(rows, n - s);
+                var patches = Patches(call.Input.narrow(0, s, r)); // [r, D, L]
+                var jw = signal.narrow(0, s, r).bmm(patches.transpose(1, 2)).mul_(layer.WeightMultiplier); // [r, O·C, D]
+                j.narrow(0, s, r).narrow(3, 0, d).copy_(jw.view(r, o, cout, d));
+            }
+        }
+        // ∂f/∂b = BM·G·1.
+        if (BiasTrained) j.narrow(3, width - 1, 1).copy_(signal.sum(2).mul_(layer.BiasMultiplier).view(n, o, cout, 1));
+        return j.view(n, o, cout * width).MoveToOuterDisposeScope();
     }
 
     /// <summary>The cost model's view of a block between calls <paramref name="c1"/> and <paramref name="c2"/>.</summary>
