@@ -37,7 +37,7 @@ public sealed class MonteCarloAgreementTests
 
     [Test]
     public void FcnWithLayerNormMonteCarloMatchesAnalytic() =>
-        AssertAgreement("fcn:depth=2,width=1024,act=relu,norm=layer,in=16,out=1", Inputs(6, 16));
+        AssertAgreement("fcn:depth=2,width=1024,act=relu,norm=layer,in=16,out=1", Inputs(6, 16), seeds: 40);
 
     [Test]
     public void CnnMonteCarloMatchesAnalytic() =>
