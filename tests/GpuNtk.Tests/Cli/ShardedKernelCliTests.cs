@@ -31,11 +31,14 @@ public sealed class ShardedKernelCliTests
         var oneThread = new Dictionary<string, string> { ["OMP_NUM_THREADS"] = "1" };
         var single = GpuNtkProcess.Run(dir.Path, oneThread, [.. ntk, "--out", "single.npy"]);
         Assert.That(single.ExitCode, Is.Zero, single.ToString());
+        // Each rank's stdout to its own file (mpiout/1/rank.N/stdout): on one shared stdout the ranks' JSON lines can
+        // interleave mid-line.
         var mpi = GpuNtkProcess.RunProgram(mpirun, ["--allow-run-as-root", "--oversubscribe", "-np", "3", "-x", "OMP_NUM_THREADS=1",
-            GpuNtkProcess.DotNet, GpuNtkProcess.Dll!, .. ntk, "--out", "mpi.npy", "--shard", "auto"], dir.Path);
+            "--output-filename", "mpiout", GpuNtkProcess.DotNet, GpuNtkProcess.Dll!, .. ntk, "--out", "mpi.npy", "--shard", "auto"], dir.Path);
         Assert.That(mpi.ExitCode, Is.Zero, mpi.ToString());
 
-        var workers = mpi.Json;
+        var workers = Directory.GetFiles(dir["mpiout"], "stdout", SearchOption.AllDirectories)
+            .SelectMany(f => new GpuNtkProcess.Result(0, File.ReadAllText(f), "").Json).ToList();
         Assert.That(workers.Select(w => w.GetProperty("shard").GetString()).Order(), Is.EqualTo(new[] { "0/3", "1/3", "2/3" }));
         Assert.That(workers.Sum(w => w.GetProperty("computed").GetInt32()), Is.EqualTo(28), "every tile computed once");
         Assert.That(File.ReadAllBytes(dir["mpi.npy"]), Is.EqualTo(File.ReadAllBytes(dir["single.npy"])), "same tiles, same bytes");
