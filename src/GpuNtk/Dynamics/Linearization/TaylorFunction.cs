@@ -1,3 +1,4 @@
+using GpuNtk.Kernels.Autograd;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -26,10 +27,17 @@ internal sealed class TaylorFunction : autograd.SingleTensorFunction<TaylorFunct
         var inputs = (TaylorInputs)vars[0];
         var deltas = vars.Skip(1).Cast<Tensor>().ToArray();
         using var scope = NewDisposeScope();
-        // apply() runs forward with grad mode off; the JVP needs the graph of f(θ0).
+        bool second = inputs.Order == TaylorOrder.Second;
+        ctx.save_data(Key, inputs);
+        // Saved by the autograd node itself (freed with the graph, version-checked): x, which the caller's dispose
+        // scope may release before backward runs, and δ, whose H·δ the second-order backward needs.
+        ctx.save_for_backward(second ? [inputs.X, .. deltas] : [inputs.X]);
+        // First order: f(θ0) + J·δ in one forward-mode pass where the layers allow it (no graph kept).
+        if (!second && ForwardModeJvp.TryCompute(inputs.Module, inputs.Theta0, inputs.X, deltas) is { } forward)
+            return forward.Output.add(forward.Jvp).MoveToOuterDisposeScope();
+        // apply() runs forward with grad mode off; the double-backward JVP needs the graph of f(θ0).
         using var grad = enable_grad();
         var f0 = inputs.Module.forward(inputs.X);
-        bool second = inputs.Order == TaylorOrder.Second;
         var jvp = JacobianProducts.JvpOf(f0, inputs.Theta0, deltas, createGraph: second);
         var result = f0.detach().add(jvp.detach());
         if (second)
@@ -37,10 +45,6 @@ internal sealed class TaylorFunction : autograd.SingleTensorFunction<TaylorFunct
             var curvature = JacobianProducts.SecondDirectionalOf(jvp, inputs.Theta0, deltas);
             result.add_(curvature, alpha: 0.5);
         }
-        ctx.save_data(Key, inputs);
-        // Saved by the autograd node itself (freed with the graph, version-checked): x, which the caller's dispose
-        // scope may release before backward runs, and δ, whose H·δ the second-order backward needs.
-        ctx.save_for_backward(second ? [inputs.X, .. deltas] : [inputs.X]);
         return result.MoveToOuterDisposeScope();
     }
 
