@@ -26,10 +26,13 @@ internal static class RunSummaries
     public static string Completed(RunState run, IReadOnlyDictionary<string, double> final, long trainCount, long testCount, TrainConfig config) =>
         string.Create(CultureInfo.InvariantCulture,
             $"done: {run.Step} steps (t = {TrainConfig.TimeAt(run.Step):G6}) in {run.WallSeconds:0.0} s; " +
-            $"final train loss {final["train_loss"]:0.0000} acc {100 * final["train_acc"]:0.0}%, " +
-            $"test loss {final["test_loss"]:0.0000} acc {100 * final["test_acc"]:0.0}% (all {trainCount} / {testCount} examples); " +
+            $"final train loss {final["train_loss"]:0.0000}{Accuracy(final, "train")}, " +
+            $"test loss {final["test_loss"]:0.0000}{Accuracy(final, "test")} (all {trainCount} / {testCount} examples); " +
             $"{1000 * run.TrainingSeconds / Math.Max(1, run.Step):0.00} ms/step, telemetry {100 * run.TelemetrySeconds / Math.Max(1e-9, run.TrainingSeconds):0.0}% of training time; ") +
         Theory(config);
+
+    private static string Accuracy(IReadOnlyDictionary<string, double> final, string set) =>
+        final.TryGetValue(set + "_acc", out var acc) ? string.Create(CultureInfo.InvariantCulture, $" acc {100 * acc:0.0}%") : "";
 
     /// <summary>Which theory the η_max and the NTK telemetry speak for, given the optimizer and the loss.</summary>
     public static string Theory(TrainConfig config) => config.Optimizer switch
@@ -43,7 +46,7 @@ internal static class RunSummaries
         _ => "η_max and the linearized model are the theory of (momentum) gradient descent on MSE",
     };
 
-    /// <summary>Losses and accuracies on every training and test example, in chunks.</summary>
+    /// <summary>Losses and (classification data) accuracies on every training and test example, in chunks.</summary>
     public static Dictionary<string, double> Evaluate(nn.Module<Tensor, Tensor> module, LabeledData train, LabeledData test, TrainConfig config)
     {
         var result = new Dictionary<string, double>();
@@ -56,7 +59,7 @@ internal static class RunSummaries
                 outputs.Add(module.forward(set.Inputs.narrow(0, start, Math.Min(config.FullBatchChunk, set.Count - start))));
             var f = cat(outputs.ToArray());
             result[name + "_loss"] = Losses.Compute(config.Loss, f, set.Targets, set.Labels).to(ScalarType.Float64).item<double>();
-            result[name + "_acc"] = Losses.Accuracy(f, set.Labels).item<double>();
+            if (!set.IsRegression) result[name + "_acc"] = Losses.Accuracy(f, set.Labels).item<double>();
         }
         return result;
     }

@@ -117,6 +117,29 @@ public sealed class ModuleTrainingTests
         Assert.That(a.Keys, Does.Contain("model.stem.weight").And.Contain("model.head.bias").And.Contain("optim.model.m.0").And.Contain("augment.rng"));
     }
 
+    [Test]
+    public void RegressionDataHasNoAccuracyColumns()
+    {
+        // The same inputs with real-valued targets and no classes (as .npy regression data loads).
+        static LabeledData AsRegression(LabeledData d) =>
+            new(d.Inputs.clone(), zeros_like(d.Labels), d.Targets.mul(0.5).add(0.1), classes: 0);
+        using var train = AsRegression(_train);
+        using var test = AsRegression(_test);
+        using var module = new TinyResNet(seed: 11);
+        using var jsonl = new JsonlSink();
+        var outDir = _dir["regression"];
+        var run = Trainer.Create(module, train, test, Config() with { Steps = 3, Augment = false, Optimizer = OptimizerKind.Sgd, Schedule = "constant" },
+                                 outDir, [jsonl], hooks: new TrainerHooks(Replicate: () => new TinyResNet(seed: 0)));
+        var summary = run.Run(false, null, CancellationToken.None);
+        jsonl.Dispose();
+        Assert.That(summary.Status, Is.EqualTo(TrainingStatus.Completed), summary.Message);
+        var rows = JsonlSink.Read(Path.Combine(outDir, Trainer.MetricsJsonlFileName));
+        Assert.That(rows[^1].Columns, Does.Contain(Metric.TrainLoss).And.Contain(Metric.LinearizedTestLoss));
+        Assert.That(rows.SelectMany(r => r.Columns).Where(c => c.EndsWith("_acc", StringComparison.Ordinal)), Is.Empty);
+        Assert.That(summary.Final.Keys, Does.Contain("test_loss").And.Not.Contain("test_acc"));
+        Assert.That(summary.Message, Does.Not.Contain("acc"));
+    }
+
     private sealed class CancelAt(long step, CancellationTokenSource cancel) : IProgress<TrainingProgress>
     {
         public void Report(TrainingProgress value)

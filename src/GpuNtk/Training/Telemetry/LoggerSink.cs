@@ -17,8 +17,8 @@ public sealed class LoggerSink(ILogger logger, Func<string, string>? translate =
         {
             $"step {row.Step.ToString(CultureInfo.InvariantCulture).PadLeft(_steps.ToString(CultureInfo.InvariantCulture).Length)}/{_steps}",
             $"loss {F(row[Metric.TrainLoss], "0.0000")}/{F(row[Metric.TestLoss], "0.0000")}",
-            $"acc {P(row[Metric.TrainAccuracy])}/{P(row[Metric.TestAccuracy])}",
         };
+        if (row.Contains(Metric.TrainAccuracy)) parts.Add($"acc {P(row[Metric.TrainAccuracy])}/{P(row[Metric.TestAccuracy])}");
         if (row.Contains(Metric.NtkChange))
             parts.Add($"ΔΘ {F(row[Metric.NtkChange], "0.0000")} λmax {F(row[Metric.NtkLambdaMax], "0.###")} align {F(row[Metric.NtkAlignment], "0.000")}");
         parts.Add($"drift {F(row[Metric.ParamDrift], "0.00000")}");

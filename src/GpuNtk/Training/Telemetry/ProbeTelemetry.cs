@@ -8,7 +8,7 @@ namespace GpuNtk.Training.Telemetry;
 
 /// <summary>
 /// Measures a network on a fixed probe (a training subset and a test subset), on the device, with one host transfer per
-/// row: losses and accuracies; the traced NTK Θt on the first <c>ntkExamples</c> training-probe examples and its
+/// row: losses and (for classification data) accuracies; the traced NTK Θt on the first <c>ntkExamples</c> training-probe examples and its
 /// change ‖Θt−Θ0‖F/‖Θ0‖F, extreme eigenvalues, condition number and kernel–target alignment ⟨Θ, YYᵀ⟩F/(‖Θ‖F‖YYᵀ‖F);
 /// parameter drift ‖θt−θ0‖/‖θ0‖ in total and per parameterized submodule (one that owns trainable parameters, by its
 /// name), ‖θt−θ0‖ and, when a width is given, ‖θt−θ0‖/√width; and, when a
@@ -122,11 +122,12 @@ public sealed class ProbeTelemetry : IDisposable
         using var noGrad = no_grad();
         var fTrain = _network.forward(_train.Inputs);
         add(Metric.TrainLoss, Losses.Compute(_loss, fTrain, _train.Targets, _train.Labels));
-        add(Metric.TrainAccuracy, Losses.Accuracy(fTrain, _train.Labels));
+        // Regression data has no classes: no accuracy columns (rather than a meaningless argmax of targets).
+        if (!_train.IsRegression) add(Metric.TrainAccuracy, Losses.Accuracy(fTrain, _train.Labels));
         if (_test.Count == 0) return (fTrain, empty(0));
         var fTest = _network.forward(_test.Inputs);
         add(Metric.TestLoss, Losses.Compute(_loss, fTest, _test.Targets, _test.Labels));
-        add(Metric.TestAccuracy, Losses.Accuracy(fTest, _test.Labels));
+        if (!_test.IsRegression) add(Metric.TestAccuracy, Losses.Accuracy(fTest, _test.Labels));
         return (fTrain, fTest);
     }
 
@@ -192,7 +193,7 @@ public sealed class ProbeTelemetry : IDisposable
             var linTest = _linearized.forward(_test.Inputs);
             add(Metric.LinearizationTestRmse, fTest.sub(linTest).to(ScalarType.Float64).square().mean().sqrt());
             add(Metric.LinearizedTestLoss, Losses.Compute(_loss, linTest, _test.Targets, _test.Labels));
-            add(Metric.LinearizedTestAccuracy, Losses.Accuracy(linTest, _test.Labels));
+            if (!_test.IsRegression) add(Metric.LinearizedTestAccuracy, Losses.Accuracy(linTest, _test.Labels));
         }
         add(Metric.LinearizedTrainLoss, Losses.Compute(_loss, linTrain, _train.Targets, _train.Labels));
         add(Metric.LinearizedParamDistance, stack(_companion.Select(c => c.Value.detach().sub(c.Initial).to(ScalarType.Float64).square().sum()).ToArray()).sum().sqrt());
