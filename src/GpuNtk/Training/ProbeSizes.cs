@@ -19,9 +19,9 @@ namespace GpuNtk.Training;
 /// N·M ≤ <see cref="EtaMaxMultiplyAdds"/>, at least <see cref="MinExamples"/>. η_max = 2·N·O/λ_max uses the same N;
 /// λ_max grows about linearly in N, so η_max barely depends on N, and a smaller N gives a slightly smaller (safer)
 /// η_max, since each example's own kernel value weighs more.</item>
-/// <item><b>The NTK telemetry</b> (<see cref="DefaultNtkExamples"/>): min(probe, 256) when
+/// <item><b>The NTK telemetry</b> (<see cref="DefaultNtkExamples(nn.Module{Tensor, Tensor}, Tensor)"/>): min(probe, 256) when
 /// 256·M ≤ <see cref="NtkMultiplyAdds"/>, else N·M ≤ <see cref="NtkMultiplyAdds"/>, at least
-/// <see cref="MinNtkExamples"/>: the default of <c>TrainConfig.NtkProbe</c> in the CLI.</item>
+/// <see cref="MinNtkExamples"/>: what <c>TrainConfig.NtkProbe</c> = null (the library's and the CLI's default) uses.</item>
 /// </list>
 /// </summary>
 public static class ProbeSizes
@@ -51,9 +51,15 @@ public static class ProbeSizes
         ArgumentNullException.ThrowIfNull(spec);
         using var scope = NewDisposeScope();
         using var network = NetworkFactory.Create(spec, 0);
-        long perExample = CostPerExample(network, zeros(1, spec.InputSize));
-        return Affordable(probeTrain, perExample, NtkMultiplyAdds, MinNtkExamples, MaxNtkExamples);
+        return DefaultNtkExamples(network, zeros(1, spec.InputSize), probeTrain);
     }
+
+    /// <summary>The default NTK probe of any <paramref name="module"/> on the training probe <paramref name="probeInputs"/> (<c>TrainConfig.NtkProbe</c> = null).</summary>
+    public static int DefaultNtkExamples(nn.Module<Tensor, Tensor> module, Tensor probeInputs) =>
+        DefaultNtkExamples(module, probeInputs, probeInputs.shape[0]);
+
+    private static int DefaultNtkExamples(nn.Module<Tensor, Tensor> module, Tensor oneExample, long probeTrain) =>
+        Affordable(probeTrain, CostPerExample(module, oneExample), NtkMultiplyAdds, MinNtkExamples, MaxNtkExamples);
 
     private static int Affordable(long count, long perExample, long budget, long min, long max) =>
         (int)Math.Min(Math.Min(count, max), Math.Max(min, budget / Math.Max(1, perExample)));
@@ -101,13 +107,18 @@ public static class ProbeSizes
             });
             removers.Add(hook.remove);
         }
+        // Eval mode: one example through a training-mode BatchNorm would fail or move its running statistics.
+        // Each module's own mode, parents before children (train(bool) is recursive), to restore a mixed tree exactly.
+        var modes = module.modules().Prepend(module).Distinct().Select(m => (Module: m, m.training)).ToList();
         try
         {
             using var noGrad = no_grad();
+            module.eval();
             module.call(inputs.narrow(0, 0, 1));
         }
         finally
         {
+            foreach (var (m, training) in modes) m.train(training);
             foreach (var remove in removers) remove();
         }
         return (macs, activations);

@@ -24,7 +24,7 @@ internal sealed class RunSession : IDisposable
             var companion = config.Linearize ? hooks.CreateCompanion(module) : null;
             if (companion is not null) Own(companion);
             // A data set smaller than the probe: the NTK probe shrinks with it.
-            Telemetry = Own(new ProbeTelemetry(module, ProbeTrain, ProbeTest, config.Loss, (int)Math.Min(config.NtkProbe, ProbeTrain.Count), companion, config.Width));
+            Telemetry = Own(new ProbeTelemetry(module, ProbeTrain, ProbeTest, config.Loss, (int)Math.Min(config.NtkProbe ?? ProbeSizes.DefaultNtkExamples(module, ProbeTrain.Inputs), ProbeTrain.Count), companion, config.Width));
             Models = [Own(new TrainedModel("model", module, config, learningRate))];
             if (companion is not null) Models.Add(Own(new TrainedModel("linearized", companion, config, learningRate)));
             Sampler = Own(new MinibatchSampler(train.Count, config.BatchSize == 0 ? train.Count : config.BatchSize, config.Seed + 303, train.Inputs.device));

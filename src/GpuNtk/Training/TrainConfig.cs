@@ -65,8 +65,12 @@ public sealed record TrainConfig
     public int ProbeTrain { get; init; } = 256;
     /// <summary>Fixed test examples in the telemetry probe.</summary>
     public int ProbeTest { get; init; } = 256;
-    /// <summary>Examples of the training probe on which the NTK Θt is computed; 0 turns the NTK telemetry off.</summary>
-    public int NtkProbe { get; init; } = 256;
+    /// <summary>
+    /// Examples of the training probe on which the NTK Θt is computed; 0 turns the NTK telemetry off; null: as many as
+    /// <see cref="ProbeSizes.DefaultNtkExamples(nn.Module{Tensor, Tensor}, Tensor)"/>' cost model affords for the
+    /// network (up to 256; fewer for convolutional networks), as the CLI's default.
+    /// </summary>
+    public int? NtkProbe { get; init; }
     /// <summary>Checkpoint interval in steps (a checkpoint is always written at the end); 0: only at the end.</summary>
     public int CheckpointEvery { get; init; } = 500;
     public long Seed { get; init; }
@@ -130,7 +134,7 @@ public sealed record TrainConfig
         if (Steps < 1) throw new ArgumentException("Steps must be ≥ 1");
         if (LogEvery < 1) throw new ArgumentException("LogEvery must be ≥ 1");
         if (ProbeTrain < 1 || ProbeTest < 0) throw new ArgumentException("ProbeTrain needs ≥ 1 training example (and ≥ 0 test examples)");
-        if (NtkProbe < 0 || NtkProbe > ProbeTrain) throw new ArgumentException($"NtkProbe must be in 0–{ProbeTrain} (the training probe)");
+        if (NtkProbe is < 0 || NtkProbe > ProbeTrain) throw new ArgumentException($"NtkProbe must be in 0–{ProbeTrain} (the training probe)");
         if (CheckpointEvery < 0) throw new ArgumentException("CheckpointEvery must be ≥ 0");
         if (DType is not (ScalarType.Float32 or ScalarType.Float64)) throw new ArgumentException($"DType {DType}: use float32 or float64");
         if (FlowStep is { } h && !(h > 0)) throw new ArgumentException($"FlowStep must be positive, got {h}");

@@ -41,4 +41,24 @@ public sealed class ProbeSizesTests
         Assert.That(ProbeSizes.DefaultNtkExamples(ArchitectureSpec.Parse("cnn:depth=1,channels=64"), 256), Is.EqualTo(ProbeSizes.MinNtkExamples));
         Assert.That(ProbeSizes.EtaMaxExamples(net, zeros(10, wrn.InputSize)), Is.EqualTo(10), "a small probe is used whole");
     }
+
+    [Test]
+    public void AnyModulesDefaultEqualsItsSpecsAndCountingLeavesEveryModulesModeAsItWas()
+    {
+        var wrn = ArchitectureSpec.Parse("wrn:depth=10,k=1");
+        using var net = NetworkFactory.Create(wrn, 0);
+        Assert.That(ProbeSizes.DefaultNtkExamples(net, zeros(256, wrn.InputSize)), Is.EqualTo(ProbeSizes.DefaultNtkExamples(wrn, 256)),
+                    "TrainConfig.NtkProbe = null (library) and the CLI's default agree");
+        Assert.That(new TrainConfig().NtkProbe, Is.Null);
+
+        // A user module in training mode with a BatchNorm that one example would break, and one submodule in eval mode.
+        using var module = nn.Sequential(("conv", nn.Conv2d(2, 3, 3)), ("norm", nn.BatchNorm2d(3)), ("flat", nn.Flatten()), ("head", nn.Linear(12, 2)));
+        module.train();
+        module.children().Last().eval();
+        var norm = (TorchSharp.Modules.BatchNorm2d)module.children().ElementAt(1);
+        var meanBefore = norm.running_mean!.clone();
+        Assert.That(ProbeSizes.DefaultNtkExamples(module, randn(8, 2, 4, 4)), Is.EqualTo(8));
+        Assert.That(module.training && norm.training && !module.children().Last().training, Is.True, "modes restored per module");
+        Assert.That(norm.running_mean!.eq(meanBefore).all().item<bool>(), Is.True, "the running statistics did not move");
+    }
 }
