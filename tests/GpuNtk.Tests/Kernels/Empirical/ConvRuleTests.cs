@@ -57,8 +57,8 @@ public sealed class ConvRuleTests
             {
                 var rule = c1.Module switch
                 {
-                    Conv2dLayer conv => new Conv2dNtkRule(conv, pixelPairs, patchChunkBytes: budget),
-                    TorchSharp.Modules.Conv2d conv => new Conv2dNtkRule(ConvGeometry.TryOf(conv)!, pixelPairs, patchChunkBytes: budget),
+                    Conv2dLayer conv => new Conv2dNtkRule(conv, pixelPairs, chunkBytes: budget),
+                    TorchSharp.Modules.Conv2d conv => new Conv2dNtkRule(ConvGeometry.TryOf(conv)!, pixelPairs, chunkBytes: budget),
                     _ => c1.Rule,
                 };
                 if (rule.TryAccumulate(c1, c2, acc)) continue;
