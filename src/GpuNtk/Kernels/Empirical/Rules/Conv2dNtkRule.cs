@@ -87,13 +87,7 @@ internal sealed class Conv2dNtkRule(ConvGeometry layer, bool? forcePixelPairs = 
         long n1 = c1.Examples, n2 = c2.Examples, o = c1.Outputs, c = layer.OutChannels;
         long l = c1.Signal.shape[3] * c1.Signal.shape[4];
         bool diagonal = acc.IsDiagonal, traced = acc.Output == NtkOutput.Trace;
-        // Per example pair: K and the signal Gram (traced), or K, T and T's reordered copy (full); on the diagonal also
-        // the broadcast signals. Chunks of row × column examples stay within chunkBytes (and half the budget).
-        long elem = c1.Signal.element_size();
-        long perPair = elem * (diagonal ? 2 * l * l + 2 * o * c * l : traced ? 2 * l * l : l * l + 2 * o * c * l);
-        long chunk = Math.Max(1, Math.Min(acc.MemoryBudgetBytes / 2, chunkBytes) / Math.Max(1, perPair));
-        long cols = diagonal ? 1 : Math.Clamp(chunk, 1, n2);
-        long rows = Math.Clamp(chunk / cols, 1, n1);
+        var (rows, cols) = PixelPairChunk(n1, n2, o, c, l, c1.Signal.element_size(), acc.Output, Math.Min(acc.MemoryBudgetBytes / 2, chunkBytes));
         using var outer = NewDisposeScope();
         var g2 = c2.Signal.reshape(n2, o * c, l); // [N2, O·C, L]
         var p2 = WeightTrained ? Patches(c2.Input) : null; // [N2, D, L]
@@ -117,6 +111,22 @@ internal sealed class Conv2dNtkRule(ConvGeometry layer, bool? forcePixelPairs = 
             acc.AddRows(s, parts.Count == 1 ? parts[0] : cat(parts, traced ? 1 : 2));
         }
         return true;
+    }
+
+    /// <summary>
+    /// Row and column examples per chunk of the pixel-pair contraction, so that its intermediates stay within
+    /// <paramref name="chunkBytes"/>: per example pair K and the signal Gram (traced), or K, T and T's reordered copy
+    /// (full); on the diagonal (columns = 1) K and T. Columns are filled first: T is one GEMM per column example, as
+    /// wide as the rows of the chunk.
+    /// </summary>
+    internal static (long Rows, long Columns) PixelPairChunk(long n1, long n2, long o, long c, long l, long elementSize,
+        NtkOutput output, long chunkBytes)
+    {
+        bool diagonal = output is NtkOutput.DiagonalFull or NtkOutput.DiagonalTrace;
+        long perPair = elementSize * (diagonal ? 2 * l * l + 2 * o * c * l : output == NtkOutput.Trace ? 2 * l * l : l * l + 2 * o * c * l);
+        long pairs = Math.Max(1, chunkBytes / Math.Max(1, perPair));
+        long cols = diagonal ? 1 : Math.Clamp(pairs, 1, n2);
+        return (Math.Clamp(pairs / cols, 1, n1), cols);
     }
 
     /// <summary>
