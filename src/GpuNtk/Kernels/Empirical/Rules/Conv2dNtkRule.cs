@@ -13,7 +13,8 @@ namespace GpuNtk.Kernels.Empirical;
 /// <item><b>pixel pairs</b> (<see cref="TryAccumulate"/>): K from one GEMM over all example pairs; traced, the signal
 /// Gram summed over outputs and channels is one more GEMM in the same layout; full, T = K·G2ᵀ (one GEMM per column
 /// example) then G1·Tᵀ (one per row example), so output channels are contracted before the output pairs appear.
-/// Rows and columns are chunked so that K and T of a chunk stay within <see cref="DefaultChunkBytes"/>.</item>
+/// Rows and columns are chunked so that K and T of a chunk stay within <see cref="DefaultChunkBytes"/> on the host
+/// (half the memory budget on CUDA).</item>
 /// <item><b>weight gradients</b> (<see cref="Jacobian"/>, when <see cref="TryAccumulate"/> declines): J for all (i, a)
 /// by batched products over a few examples' patches at a time, a slice of output channels at a time when memory is
 /// short.</item>
@@ -87,7 +88,11 @@ internal sealed class Conv2dNtkRule(ConvGeometry layer, bool? forcePixelPairs = 
         long n1 = c1.Examples, n2 = c2.Examples, o = c1.Outputs, c = layer.OutChannels;
         long l = c1.Signal.shape[3] * c1.Signal.shape[4];
         bool diagonal = acc.IsDiagonal, traced = acc.Output == NtkOutput.Trace;
-        var (rows, cols) = PixelPairChunk(n1, n2, o, c, l, c1.Signal.element_size(), acc.Output, Math.Min(acc.MemoryBudgetBytes / 2, chunkBytes));
+        // On the host, small chunks keep the intermediates in reused memory (see DefaultChunkBytes); CUDA's caching
+        // allocator reuses blocks of any size, and there fewer, larger GEMMs (fewer kernel launches) win.
+        long limit = acc.MemoryBudgetBytes / 2;
+        if (c1.Signal.device.type == DeviceType.CPU) limit = Math.Min(limit, chunkBytes);
+        var (rows, cols) = PixelPairChunk(n1, n2, o, c, l, c1.Signal.element_size(), acc.Output, limit);
         using var outer = NewDisposeScope();
         var g2 = c2.Signal.reshape(n2, o * c, l); // [N2, O·C, L]
         var p2 = WeightTrained ? Patches(c2.Input) : null; // [N2, D, L]
