@@ -47,7 +47,7 @@ internal sealed class Conv2dNtkRule(ConvGeometry layer, bool? forcePixelPairs = 
     /// Bytes of the intermediates either contraction forms at a time — a few examples' unfolded patches, or a few
     /// example pairs' pixel-pair kernels and contracted signals — rather than all of them at once: small buffers stay in
     /// memory the allocator reuses, whereas large ones are fresh pages faulted in on every call, which on some machines
-    /// costs more than the arithmetic (a 79 MB T took 10× longer than in 14 MB pieces on the 2-core development VM).
+    /// (virtual machines above all) costs more than the arithmetic; measurements in src/GpuNtk/Kernels/README.md.
     /// </summary>
     internal const long DefaultChunkBytes = 16L << 20;
 
