@@ -57,8 +57,8 @@ public sealed class ConvRuleTests
             {
                 var rule = c1.Module switch
                 {
-                    Conv2dLayer conv => new Conv2dNtkRule(conv, pixelPairs, patchChunkBytes: budget),
-                    TorchSharp.Modules.Conv2d conv => new Conv2dNtkRule(ConvGeometry.TryOf(conv)!, pixelPairs, patchChunkBytes: budget),
+                    Conv2dLayer conv => new Conv2dNtkRule(conv, pixelPairs, chunkBytes: budget),
+                    TorchSharp.Modules.Conv2d conv => new Conv2dNtkRule(ConvGeometry.TryOf(conv)!, pixelPairs, chunkBytes: budget),
                     _ => c1.Rule,
                 };
                 if (rule.TryAccumulate(c1, c2, acc)) continue;
@@ -157,5 +157,27 @@ public sealed class ConvRuleTests
         var early = new ConvNtkCost(16, 16, 10, 1024, 576, 64, SameCall: true, NtkOutput.Full, 4);
         Assert.That(late.PixelPairsWin, Is.True, $"late: {late.PixelPairCost:e2} vs {late.WeightGradientCost:e2}");
         Assert.That(early.PixelPairsWin, Is.False, $"early: {early.PixelPairCost:e2} vs {early.WeightGradientCost:e2}");
+    }
+
+    [Test]
+    public void FullPixelPairContractionKeepsItsIntermediatesWithinTheChunk()
+    {
+        // The Myrtle CNN's 8×8 layer (64 channels, D = 576) in an off-diagonal 22×22 block of a full N = 64 kernel: the
+        // cost model picks pixel pairs there (the weight gradients of both tiles would have to be formed). Contracted
+        // over all 22 rows at once, its 79 MB T was fresh pages on every call and took 3× as long as jc's contraction.
+        var cost = new ConvNtkCost(22, 22, 10, 64, 576, 64, SameCall: false, NtkOutput.Full, 4);
+        Assert.That(cost.PixelPairsWin, Is.True, $"{cost.PixelPairCost:e2} vs {cost.WeightGradientCost:e2}");
+        long chunk = Conv2dNtkRule.DefaultChunkBytes, perPair = 4 * (64 * 64 + 2 * 10 * 64 * 64);
+        var (rows, columns) = Conv2dNtkRule.PixelPairChunk(22, 22, 10, 64, 64, 4, NtkOutput.Full, chunk);
+        Assert.That(columns, Is.EqualTo(22), "one GEMM per column example over the whole column tile");
+        Assert.That(rows, Is.InRange(1, 21));
+        Assert.That(rows * columns * perPair, Is.LessThanOrEqualTo(chunk));
+        Assert.That((rows + 1) * columns * perPair, Is.GreaterThan(chunk), "as many rows as fit");
+        // WRN-16-4's last group (8×8, 256 channels) at N = 16: fewer pairs than a column tile fit.
+        var (wrnRows, wrnColumns) = Conv2dNtkRule.PixelPairChunk(16, 16, 10, 256, 64, 4, NtkOutput.Full, chunk);
+        Assert.That(wrnRows * wrnColumns * 4 * (64 * 64 + 2 * 10 * 256 * 64), Is.LessThanOrEqualTo(chunk));
+        Assert.That((wrnRows, wrnColumns), Is.EqualTo((1L, 12L)));
+        Assert.That(Conv2dNtkRule.PixelPairChunk(22, 22, 10, 64, 64, 4, NtkOutput.DiagonalFull, chunk).Columns, Is.EqualTo(1));
+        Assert.That(Conv2dNtkRule.PixelPairChunk(22, 22, 10, 64, 64, 4, NtkOutput.Full, 1), Is.EqualTo((1L, 1L)), "at least one pair");
     }
 }

@@ -11,17 +11,19 @@ namespace GpuNtk.Kernels.Empirical;
 /// Two contractions, chosen per block by <see cref="ConvNtkCost"/>:
 /// <list type="bullet">
 /// <item><b>pixel pairs</b> (<see cref="TryAccumulate"/>): K from one GEMM over all example pairs; traced, the signal
-/// Gram summed over outputs and channels is one more GEMM in the same layout; full, T = K·G2ᵀ then G1·Tᵀ, so output
-/// channels are contracted before the output pairs appear. Rows are chunked to the memory budget.</item>
+/// Gram summed over outputs and channels is one more GEMM in the same layout; full, T = K·G2ᵀ (one GEMM per column
+/// example) then G1·Tᵀ (one per row example), so output channels are contracted before the output pairs appear.
+/// Rows and columns are chunked so that K and T of a chunk stay within <see cref="DefaultChunkBytes"/> on the host
+/// (half the memory budget on CUDA).</item>
 /// <item><b>weight gradients</b> (<see cref="Jacobian"/>, when <see cref="TryAccumulate"/> declines): J for all (i, a)
 /// by batched products over a few examples' patches at a time, a slice of output channels at a time when memory is
 /// short.</item>
 /// </list>
 /// </summary>
-internal sealed class Conv2dNtkRule(ConvGeometry layer, bool? forcePixelPairs = null, long patchChunkBytes = Conv2dNtkRule.DefaultPatchChunkBytes) : ILayerNtkRule
+internal sealed class Conv2dNtkRule(ConvGeometry layer, bool? forcePixelPairs = null, long chunkBytes = Conv2dNtkRule.DefaultChunkBytes) : ILayerNtkRule
 {
-    public Conv2dNtkRule(Conv2dLayer layer, bool? forcePixelPairs = null, long patchChunkBytes = DefaultPatchChunkBytes)
-        : this(ConvGeometry.Of(layer), forcePixelPairs, patchChunkBytes) { }
+    public Conv2dNtkRule(Conv2dLayer layer, bool? forcePixelPairs = null, long chunkBytes = DefaultChunkBytes)
+        : this(ConvGeometry.Of(layer), forcePixelPairs, chunkBytes) { }
 
     /// <summary>GpuNtk's <see cref="Conv2dLayer"/>, or a TorchSharp <c>nn.Conv2d</c> that is an ordinary convolution.</summary>
     public static Conv2dNtkRule? TryCreate(nn.Module module) => module switch
@@ -42,10 +44,12 @@ internal sealed class Conv2dNtkRule(ConvGeometry layer, bool? forcePixelPairs = 
         padding: (layer.PaddingHeight, layer.PaddingWidth), stride: (layer.StrideHeight, layer.StrideWidth)); // [N, D, L]
 
     /// <summary>
-    /// Bytes of unfolded patches the weight-gradient contraction forms at a time: a few examples' patches, rather than
-    /// all N·C_in·k²·L at once, stay in memory the allocator reuses instead of fresh pages faulted in on every call.
+    /// Bytes of the intermediates either contraction forms at a time — a few examples' unfolded patches, or a few
+    /// example pairs' pixel-pair kernels and contracted signals — rather than all of them at once: small buffers stay in
+    /// memory the allocator reuses, whereas large ones are fresh pages faulted in on every call, which on some machines
+    /// (virtual machines above all) costs more than the arithmetic; measurements in src/GpuNtk/Kernels/README.md.
     /// </summary>
-    internal const long DefaultPatchChunkBytes = 16L << 20;
+    internal const long DefaultChunkBytes = 16L << 20;
 
     public Tensor Jacobian(ModuleCall call, long start, long count)
     {
@@ -58,7 +62,7 @@ internal sealed class Conv2dNtkRule(ConvGeometry layer, bool? forcePixelPairs = 
         if (WeightTrained)
         {
             // ∂f/∂W = WM·G·Pᵀ, a few examples' patches at a time.
-            long rows = Math.Clamp(patchChunkBytes / Math.Max(1, d * l * signal.element_size()), 1, n);
+            long rows = Math.Clamp(chunkBytes / Math.Max(1, d * l * signal.element_size()), 1, n);
             for (long s = 0; s < n; s += rows)
             {
                 using var chunk = NewDisposeScope();
@@ -83,10 +87,12 @@ internal sealed class Conv2dNtkRule(ConvGeometry layer, bool? forcePixelPairs = 
         if (!(forcePixelPairs ?? Cost(c1, c2, acc.Output).PixelPairsWin)) return false;
         long n1 = c1.Examples, n2 = c2.Examples, o = c1.Outputs, c = layer.OutChannels;
         long l = c1.Signal.shape[3] * c1.Signal.shape[4];
-        bool diagonal = acc.IsDiagonal;
-        // Per row example: K and the signal Gram (or T and the broadcast signals), both over every column example.
-        long perRow = c1.Signal.element_size() * (diagonal ? 1 : n2) * (2 * l * l + 2 * o * c * l);
-        long rows = Math.Clamp(acc.MemoryBudgetBytes / 2 / Math.Max(1, perRow), 1, n1);
+        bool diagonal = acc.IsDiagonal, traced = acc.Output == NtkOutput.Trace;
+        // On the host, small chunks keep the intermediates in reused memory (see DefaultChunkBytes); CUDA's caching
+        // allocator reuses blocks of any size, and there fewer, larger GEMMs (fewer kernel launches) win.
+        long limit = acc.MemoryBudgetBytes / 2;
+        if (c1.Signal.device.type == DeviceType.CPU) limit = Math.Min(limit, chunkBytes);
+        var (rows, cols) = PixelPairChunk(n1, n2, o, c, l, c1.Signal.element_size(), acc.Output, limit);
         using var outer = NewDisposeScope();
         var g2 = c2.Signal.reshape(n2, o * c, l); // [N2, O·C, L]
         var p2 = WeightTrained ? Patches(c2.Input) : null; // [N2, D, L]
@@ -96,42 +102,75 @@ internal sealed class Conv2dNtkRule(ConvGeometry layer, bool? forcePixelPairs = 
             long r = Math.Min(rows, n1 - s);
             var g1 = c1.Signal.narrow(0, s, r).reshape(r, o * c, l);
             var p1 = WeightTrained ? Patches(c1.Input.narrow(0, s, r)) : null;
-            acc.AddRows(s, diagonal
-                ? DiagonalRows(p1, p2?.narrow(0, s, r), g1, g2.narrow(0, s, r), acc.Output, o)
-                : BlockRows(p1, p2, g1, g2, acc.Output, o, n2, l));
+            if (diagonal)
+            {
+                acc.AddRows(s, DiagonalRows(p1, p2?.narrow(0, s, r), g1, g2.narrow(0, s, r), acc.Output, o));
+                continue;
+            }
+            var parts = new List<Tensor>();
+            for (long t = 0; t < n2; t += cols)
+            {
+                long w = Math.Min(cols, n2 - t);
+                parts.Add(BlockRows(p1, p2?.narrow(0, t, w), g1, g2.narrow(0, t, w), acc.Output, o, w, l));
+            }
+            acc.AddRows(s, parts.Count == 1 ? parts[0] : cat(parts, traced ? 1 : 2));
         }
         return true;
     }
 
-    /// <summary>K_ij[l, l'] for rows × columns as <c>[r, L, N2, L]</c> (WM²·patch Gram + BM²).</summary>
-    private Tensor PixelPairKernel(Tensor? p1, Tensor? p2, long r, long n2, long l, ScalarType dtype, Device device)
+    /// <summary>
+    /// Row and column examples per chunk of the pixel-pair contraction, so that its intermediates stay within
+    /// <paramref name="chunkBytes"/>: per example pair K and the signal Gram (traced), or K, T and T's reordered copy
+    /// (full); on the diagonal (columns = 1) K and T. Columns are filled first: T is one GEMM per column example, as
+    /// wide as the rows of the chunk.
+    /// </summary>
+    internal static (long Rows, long Columns) PixelPairChunk(long n1, long n2, long o, long c, long l, long elementSize,
+        NtkOutput output, long chunkBytes)
+    {
+        bool diagonal = output is NtkOutput.DiagonalFull or NtkOutput.DiagonalTrace;
+        long perPair = elementSize * (diagonal ? 2 * l * l + 2 * o * c * l : output == NtkOutput.Trace ? 2 * l * l : l * l + 2 * o * c * l);
+        long pairs = Math.Max(1, chunkBytes / Math.Max(1, perPair));
+        long cols = diagonal ? 1 : Math.Clamp(pairs, 1, n2);
+        return (Math.Clamp(pairs / cols, 1, n1), cols);
+    }
+
+    /// <summary>
+    /// K_ij[l, l'] = WM²·P_iᵀP_j + BM² for rows × columns from one GEMM, as <c>[r·L, N2·L]</c> (row example major) or,
+    /// with <paramref name="columnsFirst"/>, as <c>[N2·L', r·L]</c>.
+    /// </summary>
+    private Tensor PixelPairKernel(Tensor? p1, Tensor? p2, long r, long n2, long l, ScalarType dtype, Device device, bool columnsFirst = false)
     {
         Tensor k;
         if (p1 is not null && p2 is not null)
         {
             long d = p1.shape[1];
-            k = p1.transpose(1, 2).reshape(r * l, d).matmul(p2.transpose(1, 2).reshape(n2 * l, d).t()).view(r, l, n2, l);
+            var rows = p1.transpose(1, 2).reshape(r * l, d);
+            var columns = p2.transpose(1, 2).reshape(n2 * l, d);
+            k = columnsFirst ? columns.matmul(rows.t()) : rows.matmul(columns.t());
             k.mul_(layer.WeightMultiplier * layer.WeightMultiplier);
         }
-        else k = zeros([r, l, n2, l], dtype, device);
+        else k = columnsFirst ? zeros([n2 * l, r * l], dtype, device) : zeros([r * l, n2 * l], dtype, device);
         if (BiasTrained) k.add_(layer.BiasMultiplier * layer.BiasMultiplier);
         return k;
     }
 
     private Tensor BlockRows(Tensor? p1, Tensor? p2, Tensor g1, Tensor g2, NtkOutput output, long o, long n2, long l)
     {
-        long r = g1.shape[0], oc = g1.shape[1];
-        var k = PixelPairKernel(p1, p2, r, n2, l, g1.dtype, g1.device); // [r, L, N2, L']
+        long r = g1.shape[0], oc = g1.shape[1], c = oc / o;
         if (output == NtkOutput.Trace)
         {
+            var k = PixelPairKernel(p1, p2, r, n2, l, g1.dtype, g1.device); // [r·L, N2·L']
             // Σ_a Σ_c G1[i, (a, c), l]·G2[j, (a, c), l'] in K's layout: outputs and channels leave in one GEMM.
-            var sg = g1.transpose(1, 2).reshape(r * l, oc).matmul(g2.transpose(1, 2).reshape(n2 * l, oc).t()).view(r, l, n2, l);
-            return sg.mul_(k).sum([1L, 3L]); // [r, N2]
+            var sg = g1.transpose(1, 2).reshape(r * l, oc).matmul(g2.transpose(1, 2).reshape(n2 * l, oc).t());
+            return sg.mul_(k).view(r, l, n2, l).sum([1L, 3L]); // [r, N2]
         }
-        // T[i, j, (b, c), l] = Σ_l' G2[j, (b, c), l']·K_ij[l, l'], then Θ[i, a, j, b] = Σ_{c, l} G1[i, a, c, l]·T[i, j, b, c, l].
-        var t = g2.unsqueeze(0).matmul(k.permute(0, 2, 3, 1)); // [r, N2, O·C, L]
-        long cl = oc / o * l;
-        var theta = g1.reshape(r, o, cl).bmm(t.reshape(r, n2 * o, cl).transpose(1, 2)); // [r, O, N2·O]
+        // K with the column example outermost makes T = K·G2ᵀ one large GEMM per column example j:
+        // T[j, (b, c), (i, l)] = Σ_l' G2[j, (b, c), l']·K[j, l', (i, l)] — not r·N2 small ones over a permuted copy of K.
+        var kc = PixelPairKernel(p1, p2, r, n2, l, g1.dtype, g1.device, columnsFirst: true).view(n2, l, r * l);
+        var t = g2.bmm(kc); // [N2, O·C, r·L]
+        // Θ[i, a, j, b] = Σ_{c, l} G1[i, a, (c, l)]·T[j, b, c, i, l]: one copy brings the row example outermost.
+        var ti = t.view(n2, o, c, r, l).permute(3, 0, 1, 2, 4).reshape(r, n2 * o, c * l); // [r, N2·O, C·L]
+        var theta = g1.reshape(r, o, c * l).bmm(ti.transpose(1, 2)); // [r, O, N2·O]
         return theta.view(r, o, n2, o);
     }
 
