@@ -23,8 +23,8 @@ public static class TorchNative
 #pragma warning restore CA2255
     internal static void PrepareOnLoad()
     {
-        // Before libtorch's first CPU allocation, which reads it once.
-        HostAllocator.UseHugePagesForLargeTensors();
+        // Before libtorch's first CPU allocation, which reads the huge-page switch once.
+        HostAllocator.TuneForLargeTensors();
         try { PrepareShim(AppContext.BaseDirectory); }
         catch (Exception) { /* reported with full context by EnsureLoaded */ }
         // GPUNTK_LIBTORCH must be in the process before TorchSharp's own loader runs, and code can reach TorchSharp

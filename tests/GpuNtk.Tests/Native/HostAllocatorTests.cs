@@ -22,7 +22,7 @@ public sealed class HostAllocatorTests
         string? external = Environment.GetEnvironmentVariable(HostAllocator.HugePagesVariable);
         if (external is not null && external != "1") Assert.Ignore($"{HostAllocator.HugePagesVariable}={external} was set by the user: kept");
         // Set by the module initializer before libtorch loaded; calling again reports the C environment's value.
-        Assert.That(HostAllocator.UseHugePagesForLargeTensors(), Is.True);
+        Assert.That(HostAllocator.TuneForLargeTensors(), Is.True);
 
         // The effect, where the kernel grants huge pages (reported, not asserted: fragmentation can refuse them).
         long? before = AnonHugePagesKb();
