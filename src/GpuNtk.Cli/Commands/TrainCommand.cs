@@ -57,7 +57,7 @@ internal static class TrainCommand
         var schedule = new Option<string>("--schedule") { Description = "Learning-rate schedule: constant, warmup:S, cosine, cosine:warmup=S or step:every=S,factor=F.", DefaultValueFactory = _ => defaults.Schedule };
         var clip = new Option<double?>("--clip") { Description = "Clip the gradient to this total L2 norm before each step." };
         var augment = new Option<bool>("--augment") { Description = "Augment training batches: random crop with 4-pixel padding and horizontal flip (image data)." };
-        var noLinearize = new Option<bool>("--no-linearize") { Description = "Do not train the linearized model f_lin = f(θ0) + J(θ0)(θ − θ0) alongside (it costs about 3 network steps per step) and drop the linearization-error columns." };
+        var noLinearize = new Option<bool>("--no-linearize") { Description = "Do not train the linearized model f_lin = f(θ0) + J(θ0)(θ − θ0) alongside (it costs about 2–3 network steps per step) and drop the linearization-error columns." };
 
         var command = new Command("train", "Train a network on CIFAR-10 (or the synthetic CIFAR-format set) while logging its NTK's change, parameter drift and losses.");
         foreach (var o in npy.All) command.Options.Add(o);
